@@ -1,0 +1,80 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// Settings is the spec of the Gatehouse kind `Settings` (apiVersion gatehouse.dev/v1alpha1). It
+// carries only runtime settings that MeshConfig has no field for.
+type Settings struct {
+	// DrainTimeout bounds how long a stopping gateway waits for in-flight requests
+	// (Istio's terminationDrainDuration plays this part for Envoy; default 5s).
+	DrainTimeout Duration `yaml:"drainTimeout" json:"drainTimeout"`
+	// Upstream sizes the gateway's connection pool towards upstreams.
+	Upstream UpstreamSettings `yaml:"upstream" json:"upstream"`
+}
+
+// UpstreamSettings sizes the pooled upstream transport. DestinationRule connectionPool settings,
+// where present, take precedence per destination.
+type UpstreamSettings struct {
+	// MaxIdleConnsPerHost is the idle keep-alive pool per upstream endpoint (Go's default is 2,
+	// far too small for a proxy).
+	MaxIdleConnsPerHost int `yaml:"maxIdleConnsPerHost" json:"maxIdleConnsPerHost"`
+	// IdleTimeout closes idle upstream connections (Istio's default idleTimeout is 1h).
+	IdleTimeout Duration `yaml:"idleTimeout" json:"idleTimeout"`
+	// ConnectTimeout bounds TCP connect (Istio's default connectTimeout is 10s).
+	ConnectTimeout Duration `yaml:"connectTimeout" json:"connectTimeout"`
+}
+
+// DefaultSettings returns the settings used when no Settings resource is given.
+func DefaultSettings() *Settings {
+	return &Settings{
+		DrainTimeout: Duration(5 * time.Second),
+		Upstream: UpstreamSettings{
+			MaxIdleConnsPerHost: 1024,
+			IdleTimeout:         Duration(time.Hour),
+			ConnectTimeout:      Duration(10 * time.Second),
+		},
+	}
+}
+
+// withDefaults fills the zero fields of s from DefaultSettings.
+func (s Settings) withDefaults() *Settings {
+	d := DefaultSettings()
+	if s.DrainTimeout == 0 {
+		s.DrainTimeout = d.DrainTimeout
+	}
+	if s.Upstream.MaxIdleConnsPerHost == 0 {
+		s.Upstream.MaxIdleConnsPerHost = d.Upstream.MaxIdleConnsPerHost
+	}
+	if s.Upstream.IdleTimeout == 0 {
+		s.Upstream.IdleTimeout = d.Upstream.IdleTimeout
+	}
+	if s.Upstream.ConnectTimeout == 0 {
+		s.Upstream.ConnectTimeout = d.Upstream.ConnectTimeout
+	}
+	return &s
+}
+
+// Duration is a time.Duration written as a Go duration string ("5s", "1m30s") in YAML and JSON.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string; negative durations are rejected.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want e.g. 5s, 100ms, 1m)", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q must not be negative", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Std returns the time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
