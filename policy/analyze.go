@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+
+	security "istio.io/api/security/v1beta1"
 	"maps"
 	"slices"
 	"strings"
@@ -24,6 +26,7 @@ func analyze(c *Config, w Workload) Problems {
 	a.gatewayConflicts()
 	a.virtualServiceGateways()
 	a.undefinedSubsets()
+	a.customProviders()
 	return a.out
 }
 
@@ -257,6 +260,25 @@ func (a *analysis) undefinedSubsets() {
 			for j, d := range r.GetRoute() {
 				check(fmt.Sprintf("spec.tls[%d].route[%d].destination", i, j), d.GetDestination())
 			}
+		}
+	}
+}
+
+// customProviders checks that every CUSTOM policy names a MeshConfig extensionProvider. Istio
+// accepts the policy but denies every request it covers, so the author should hear about it.
+func (a *analysis) customProviders() {
+	known := map[string]bool{}
+	mesh := a.cfg.Mesh
+	if mesh == nil {
+		mesh = DefaultMeshConfig()
+	}
+	for _, p := range mesh.GetExtensionProviders() {
+		known[p.GetName()] = true
+	}
+	for _, ap := range a.ofKind(KindAuthorizationPolicy) {
+		spec := ap.Spec.(*security.AuthorizationPolicy)
+		if name := spec.GetProvider().GetName(); spec.GetAction() == security.AuthorizationPolicy_CUSTOM && name != "" && !known[name] {
+			a.warn(ap, "spec.provider.name", "extension provider %q is not defined in MeshConfig extensionProviders: every request this policy covers will be denied", name)
 		}
 	}
 }
