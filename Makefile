@@ -20,9 +20,14 @@ test: peers vet build
 peers:
 	bash test/peers/install.sh
 
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# gofmt, go vet, staticcheck, and go.mod tidy: the style bar every change meets.
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
 
 # Benchmarks against peers on this machine; installs its own peers (never needed by `make test`).
 bench: build

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 	meshconfig "istio.io/api/mesh/v1alpha1"
 	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 )

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // decodeStruct decodes a Gatehouse kind's spec (a Go struct with yaml tags) as strictly as the

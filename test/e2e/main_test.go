@@ -1,0 +1,179 @@
+// Package e2e drives the built gatehouse binary with real clients (curl, openssl s_client) and
+// real peers, as a user would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bin is the gatehouse binary under test, built once by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gatehouse-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "gatehouse")
+	build := exec.Command("go", "build", "-race", "-o", bin, "../../cmd/gatehouse")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building gatehouse:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// process is a started gatehouse subcommand whose output is kept for failure messages.
+type process struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the binary with args until the test ends.
+func start(t *testing.T, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(bin, args...), out: &syncBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("gatehouse %s output:\n%s", strings.Join(args, " "), p.out.String())
+		}
+	})
+	return p
+}
+
+// waitHTTP polls url until it answers want, or fails the test.
+func waitHTTP(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer %d in time", url, want)
+}
+
+// curl runs the real curl and returns its stdout; -w adds the status code on the last line.
+func curl(t *testing.T, args ...string) (body string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	args = append([]string{"-sS", "-w", "\n%{http_code}"}, args...)
+	out, err := exec.CommandContext(ctx, "curl", args...).Output()
+	if err != nil {
+		t.Fatalf("curl %v: %v", args, err)
+	}
+	s := string(out)
+	i := strings.LastIndexByte(s, '\n')
+	fmt.Sscanf(s[i+1:], "%d", &code)
+	return s[:i], code
+}
+
+// backend starts a demo backend and returns its port.
+func backend(t *testing.T, name string) int {
+	t.Helper()
+	port := freePort(t)
+	start(t, "demo-backend", "--name", name, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", port), 200)
+	return port
+}
+
+// gatehouse is a running `gatehouse run` with its ports.
+type gatehouse struct {
+	*process
+	config                     string
+	http, status, stats, admin int
+}
+
+// run starts `gatehouse run` on dir with the Gateway server port `serverPort` mapped to a free
+// port, and waits until it is ready.
+func run(t *testing.T, dir string, serverPort int) *gatehouse {
+	t.Helper()
+	g := &gatehouse{config: dir, http: freePort(t), status: freePort(t), stats: freePort(t), admin: freePort(t)}
+	g.process = start(t, "run", "--config", dir, "--data", t.TempDir(), "--bind", "127.0.0.1",
+		"--port-map", fmt.Sprintf("%d=%d", serverPort, g.http),
+		"--status-port", fmt.Sprint(g.status), "--stats-port", fmt.Sprint(g.stats), "--admin-port", fmt.Sprint(g.admin))
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz/ready", g.status), 200)
+	return g
+}
+
+func (g *gatehouse) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", g.http, path) }
+
+// stop sends SIGTERM and waits for the exit status.
+func (g *gatehouse) stop() error {
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	return g.cmd.Wait()
+}
+
+// writeFile writes data to dir/name atomically, as an editor saves.
+func writeFile(t *testing.T, dir, name, data string) {
+	t.Helper()
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
