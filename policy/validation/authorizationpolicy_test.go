@@ -11,7 +11,7 @@ func TestAuthorizationPolicy(t *testing.T) {
 	t.Parallel()
 	manyRules := `{"action":"ALLOW","rules":[` + strings.Repeat(`{},`, maxAuthzRules) + `{}]}`
 	manyFroms := `{"action":"ALLOW","rules":[{"from":[` + strings.Repeat(`{"source":{"namespaces":["a"]}},`, maxRuleFroms) + `{"source":{"namespaces":["a"]}}]}]}`
-	runSecurityCases(t, []securityCase{
+	runCases(t, []validationCase{
 		{
 			name: "valid ALLOW with source, operation and condition",
 			spec: authzJSON(`{"action":"ALLOW","rules":[{
@@ -25,83 +25,83 @@ func TestAuthorizationPolicy(t *testing.T) {
 		{
 			name: "CUSTOM without provider.name",
 			spec: authzJSON(`{"action":"CUSTOM","rules":[{}]}`),
-			want: []secWant{secErr("spec.provider.name", "`provider.name` must not be empty")},
+			want: []wantFinding{wantErr("spec.provider.name", "`provider.name` must not be empty")},
 		},
 		{
 			name: "CUSTOM with an empty provider name",
 			spec: authzJSON(`{"action":"CUSTOM","provider":{},"rules":[{}]}`),
-			want: []secWant{secErr("spec.provider.name", "`provider.name` must not be empty")},
+			want: []wantFinding{wantErr("spec.provider.name", "`provider.name` must not be empty")},
 		},
 		{
 			name: "CUSTOM without rules",
 			spec: authzJSON(`{"action":"CUSTOM","provider":{"name":"ext-authz"}}`),
-			want: []secWant{secErr("spec.rules", "CUSTOM action without `rules`")},
+			want: []wantFinding{wantErr("spec.rules", "CUSTOM action without `rules`")},
 		},
 		{
 			name: "provider only with CUSTOM",
 			spec: authzJSON(`{"action":"ALLOW","provider":{"name":"ext-authz"},"rules":[{}]}`),
-			want: []secWant{secErr("spec.provider", "only allowed with the CUSTOM action, found action ALLOW")},
+			want: []wantFinding{wantErr("spec.provider", "only allowed with the CUSTOM action, found action ALLOW")},
 		},
 		{
 			name: "DENY without rules",
 			spec: authzJSON(`{"action":"DENY"}`),
-			want: []secWant{secErr("spec.rules", "DENY action without `rules`")},
+			want: []wantFinding{wantErr("spec.rules", "DENY action without `rules`")},
 		},
 		{
 			name: "AUDIT without rules audits nothing",
 			spec: authzJSON(`{"action":"AUDIT"}`),
-			want: []secWant{secWarn("spec.rules", "AUDIT action without `rules`")},
+			want: []wantFinding{wantWarn("spec.rules", "AUDIT action without `rules`")},
 		},
 		{name: "AUDIT with rules", spec: authzJSON(`{"action":"AUDIT","rules":[{"to":[{"operation":{"paths":["/audit"]}}]}]}`)},
 		{
 			name: "DENY on HTTP attributes only denies TCP traffic",
 			spec: authzJSON(`{"action":"DENY","rules":[{"to":[{"operation":{"methods":["DELETE"]}}]}]}`),
-			want: []secWant{secWarn("spec.rules[0]", "deny all traffic to TCP ports")},
+			want: []wantFinding{wantWarn("spec.rules[0]", "deny all traffic to TCP ports")},
 		},
 		{
 			name: "DENY on request principals only denies TCP traffic",
 			spec: authzJSON(`{"action":"DENY","rules":[{"from":[{"source":{"notRequestPrincipals":["*"]}}]}]}`),
-			want: []secWant{secWarn("spec.rules[0]", "deny all traffic to TCP ports")},
+			want: []wantFinding{wantWarn("spec.rules[0]", "deny all traffic to TCP ports")},
 		},
 		{name: "DENY on ports is fine for TCP", spec: authzJSON(`{"action":"DENY","rules":[{"to":[{"operation":{"ports":["8080"],"methods":["DELETE"]}}]}]}`)},
 		{name: "DENY on IP blocks is fine for TCP", spec: authzJSON(`{"action":"DENY","rules":[{"from":[{"source":{"ipBlocks":["10.0.0.0/8"]}}]}]}`)},
 		{
 			name: "null rule",
 			spec: &security.AuthorizationPolicy{Rules: []*security.Rule{nil}},
-			want: []secWant{secErr("spec.rules[0]", "rule must not be null")},
+			want: []wantFinding{wantErr("spec.rules[0]", "rule must not be null")},
 		},
 		{
 			name: "present but empty from",
 			spec: &security.AuthorizationPolicy{Rules: []*security.Rule{{From: []*security.Rule_From{}}}},
-			want: []secWant{secErr("spec.rules[0].from", "`from` must not be empty")},
+			want: []wantFinding{wantErr("spec.rules[0].from", "`from` must not be empty")},
 		},
 		{
 			name: "present but empty to",
 			spec: &security.AuthorizationPolicy{Rules: []*security.Rule{{To: []*security.Rule_To{}}}},
-			want: []secWant{secErr("spec.rules[0].to", "`to` must not be empty")},
+			want: []wantFinding{wantErr("spec.rules[0].to", "`to` must not be empty")},
 		},
 		{
 			name: "at most 512 rules",
 			spec: authzJSON(manyRules),
-			want: []secWant{secErr("spec.rules", "too many rules")},
+			want: []wantFinding{wantErr("spec.rules", "too many rules")},
 		},
 		{
 			name: "at most 512 from entries",
 			spec: authzJSON(manyFroms),
-			want: []secWant{secErr("spec.rules[0].from", "too many `from` entries")},
+			want: []wantFinding{wantErr("spec.rules[0].from", "too many `from` entries")},
 		},
 		{name: "dry-run on ALLOW", meta: dryRun("true"), spec: authzJSON(`{"action":"ALLOW","rules":[{}]}`)},
 		{
 			name: "dry-run value must be a boolean",
 			meta: dryRun("yes please"),
 			spec: authzJSON(`{"action":"DENY","rules":[{}]}`),
-			want: []secWant{secErr("metadata.annotations[istio.io/dry-run]", "invalid value")},
+			want: []wantFinding{wantErr("metadata.annotations[istio.io/dry-run]", "invalid value")},
 		},
 		{
 			name: "dry-run only for ALLOW and DENY",
 			meta: dryRun("true"),
 			spec: authzJSON(`{"action":"CUSTOM","provider":{"name":"ext-authz"},"rules":[{}]}`),
-			want: []secWant{secErr("metadata.annotations[istio.io/dry-run]", "only supports action ALLOW or DENY")},
+			want: []wantFinding{wantErr("metadata.annotations[istio.io/dry-run]", "only supports action ALLOW or DENY")},
 		},
 	})
 }

@@ -18,7 +18,7 @@ func TestAuthorizationPolicySource(t *testing.T) {
 	}
 	const src = "spec.rules[0].from[0].source"
 	manySAs := `["` + strings.TrimSuffix(strings.Repeat(`sa","`, maxServiceAccounts+1), `","`) + `"]`
-	runSecurityCases(t, []securityCase{
+	runCases(t, []validationCase{
 		{name: "principals with prefix and suffix wildcards", spec: from(`{"principals":["*","cluster.local/ns/a/*","*/sa/web"],"notNamespaces":["kube-*"]}`)},
 		{name: "IP blocks, v4 and v6", spec: from(`{"ipBlocks":["10.0.0.1","10.0.0.0/8"],"notRemoteIpBlocks":["2001:db8::/32","::1"]}`)},
 		{name: "service accounts", spec: from(`{"serviceAccounts":["web","ns/api"],"notServiceAccounts":["ns/old"]}`)},
@@ -27,112 +27,112 @@ func TestAuthorizationPolicySource(t *testing.T) {
 		{
 			name: "from without a source",
 			spec: authzJSON(`{"action":"ALLOW","rules":[{"from":[{}]}]}`),
-			want: []secWant{secErr(src, "`from.source` must be set")},
+			want: []wantFinding{wantErr(src, "`from.source` must be set")},
 		},
 		{
 			name: "null from entry",
 			spec: &security.AuthorizationPolicy{Rules: []*security.Rule{{From: []*security.Rule_From{nil}}}},
-			want: []secWant{secErr("spec.rules[0].from[0]", "must not be null")},
+			want: []wantFinding{wantErr("spec.rules[0].from[0]", "must not be null")},
 		},
 		{
 			name: "empty source",
 			spec: from(`{}`),
-			want: []secWant{secErr(src, "`from.source` must not be empty")},
+			want: []wantFinding{wantErr(src, "`from.source` must not be empty")},
 		},
 		{
 			name: "serviceAccounts mixed with principals",
 			spec: from(`{"serviceAccounts":["web"],"principals":["cluster.local/ns/a/sa/b"]}`),
-			want: []secWant{secErr(src, "serviceAccounts cannot be set together with namespaces or principals")},
+			want: []wantFinding{wantErr(src, "serviceAccounts cannot be set together with namespaces or principals")},
 		},
 		{
 			name: "notServiceAccounts mixed with namespaces",
 			spec: from(`{"notServiceAccounts":["web"],"namespaces":["a"]}`),
-			want: []secWant{secErr(src, "serviceAccounts cannot be set together with namespaces or principals")},
+			want: []wantFinding{wantErr(src, "serviceAccounts cannot be set together with namespaces or principals")},
 		},
 		{
 			name: "service account wildcard",
 			spec: from(`{"serviceAccounts":["ns/*"]}`),
-			want: []secWant{secErr(src+".serviceAccounts[0]", "wildcard not allowed")},
+			want: []wantFinding{wantErr(src+".serviceAccounts[0]", "wildcard not allowed")},
 		},
 		{
 			name: "service account with two slashes",
 			spec: from(`{"serviceAccounts":["a/b/c"]}`),
-			want: []secWant{secErr(src+".serviceAccounts[0]", "expected format 'serviceAccount' or 'namespace/serviceAccount'")},
+			want: []wantFinding{wantErr(src+".serviceAccounts[0]", "expected format 'serviceAccount' or 'namespace/serviceAccount'")},
 		},
 		{
 			name: "service account with an empty namespace",
 			spec: from(`{"notServiceAccounts":["/web"]}`),
-			want: []secWant{secErr(src+".notServiceAccounts[0]", "empty namespace")},
+			want: []wantFinding{wantErr(src+".notServiceAccounts[0]", "empty namespace")},
 		},
 		{
 			name: "service account with an empty name",
 			spec: from(`{"serviceAccounts":["ns/"]}`),
-			want: []secWant{secErr(src+".serviceAccounts[0]", "empty serviceAccount")},
+			want: []wantFinding{wantErr(src+".serviceAccounts[0]", "empty serviceAccount")},
 		},
 		{
 			name: "service account length",
 			spec: from(`{"serviceAccounts":["` + strings.Repeat("a", maxServiceAccountLength+1) + `"]}`),
-			want: []secWant{secErr(src+".serviceAccounts[0]", "cannot exceed 320 characters")},
+			want: []wantFinding{wantErr(src+".serviceAccounts[0]", "cannot exceed 320 characters")},
 		},
 		{
 			name: "at most 16 service accounts",
 			spec: from(`{"serviceAccounts":` + manySAs + `}`),
-			want: []secWant{secErr(src+".serviceAccounts", "may not have more than 16 values")},
+			want: []wantFinding{wantErr(src+".serviceAccounts", "may not have more than 16 values")},
 		},
 		{
 			name: "bad CIDR in ipBlocks",
 			spec: from(`{"ipBlocks":["10.0.0.0/33"]}`),
-			want: []secWant{secErr(src+".ipBlocks[0]", "bad CIDR range (10.0.0.0/33)")},
+			want: []wantFinding{wantErr(src+".ipBlocks[0]", "bad CIDR range (10.0.0.0/33)")},
 		},
 		{
 			name: "bad IP in remoteIpBlocks",
 			spec: from(`{"remoteIpBlocks":["10.0.0.256"]}`),
-			want: []secWant{secErr(src+".remoteIpBlocks[0]", "bad IP address (10.0.0.256)")},
+			want: []wantFinding{wantErr(src+".remoteIpBlocks[0]", "bad IP address (10.0.0.256)")},
 		},
 		{
 			name: "host name in notIpBlocks",
 			spec: from(`{"notIpBlocks":["example.com"]}`),
-			want: []secWant{secErr(src+".notIpBlocks[0]", "bad IP address")},
+			want: []wantFinding{wantErr(src+".notIpBlocks[0]", "bad IP address")},
 		},
 		{
 			name: "empty principal",
 			spec: from(`{"principals":["cluster.local/ns/a/sa/b",""]}`),
-			want: []secWant{secErr(src+".principals[1]", "empty value not allowed")},
+			want: []wantFinding{wantErr(src+".principals[1]", "empty value not allowed")},
 		},
 		{
 			name: "empty IP block",
 			spec: from(`{"ipBlocks":[""]}`),
-			want: []secWant{secErr(src+".ipBlocks[0]", "empty value not allowed")},
+			want: []wantFinding{wantErr(src+".ipBlocks[0]", "empty value not allowed")},
 		},
 		{
 			name: "wildcard inside a principal is literal",
 			spec: from(`{"principals":["cluster.local/ns/*/sa/web"]}`),
-			want: []secWant{secWarn(src+".principals[0]", "'*' is a wildcard only as the whole value, a prefix or a suffix")},
+			want: []wantFinding{wantWarn(src+".principals[0]", "'*' is a wildcard only as the whole value, a prefix or a suffix")},
 		},
 		{
 			name: "wildcard at both ends of a namespace",
 			spec: from(`{"namespaces":["*prod*"]}`),
-			want: []secWant{secWarn(src+".namespaces[0]", "matched literally")},
+			want: []wantFinding{wantWarn(src+".namespaces[0]", "matched literally")},
 		},
 		{
 			name: "CUSTOM with principals",
 			spec: custom(`{"principals":["cluster.local/ns/a/sa/b"]}`),
-			want: []secWant{secErr(src+".principals", "principals is not supported with CUSTOM action")},
+			want: []wantFinding{wantErr(src+".principals", "principals is not supported with CUSTOM action")},
 		},
 		{
 			name: "CUSTOM with request principals",
 			spec: custom(`{"notRequestPrincipals":["*"]}`),
-			want: []secWant{secErr(src+".notRequestPrincipals", "not supported with CUSTOM action")},
+			want: []wantFinding{wantErr(src+".notRequestPrincipals", "not supported with CUSTOM action")},
 		},
 		{
 			name: "CUSTOM with namespaces",
 			spec: custom(`{"namespaces":["a"]}`),
-			want: []secWant{secErr(src+".namespaces", "not supported with CUSTOM action")},
+			want: []wantFinding{wantErr(src+".namespaces", "not supported with CUSTOM action")},
 		},
 		{
 			name: "CUSTOM with service accounts",
 			spec: custom(`{"serviceAccounts":["web"]}`),
-			want: []secWant{secErr(src+".serviceAccounts", "not supported with CUSTOM action")},
+			want: []wantFinding{wantErr(src+".serviceAccounts", "not supported with CUSTOM action")},
 		},
 	})
 }

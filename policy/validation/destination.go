@@ -39,16 +39,30 @@ func validateWeight(field string, w int32, r *report) {
 	}
 }
 
-func validateRouteDestinations(field string, dests []*networking.RouteDestination, r *report) {
+// weightedDestination is a VirtualService route destination: HTTP routes' carry header
+// operations too, TCP and TLS routes' do not.
+type weightedDestination interface {
+	comparable
+	GetDestination() *networking.Destination
+	GetWeight() int32
+}
+
+// validateRouteDestinations checks each destination and Istio's rule that several destinations
+// cannot all weigh 0. each, when set, checks what only one kind of destination has.
+func validateRouteDestinations[D weightedDestination](field string, dests []D, r *report, each func(field string, d D)) {
 	var total int64
+	var null D
 	for i, d := range dests {
 		f := path(field, i)
-		if d == nil {
+		if d == null {
 			r.errorf(f, "route destination may not be null")
 			continue
 		}
 		if d.GetDestination() == nil {
 			r.errorf(path(f, "destination"), "destination is required")
+		}
+		if each != nil {
+			each(f, d)
 		}
 		validateDestination(path(f, "destination"), d.GetDestination(), r)
 		validateWeight(path(f, "weight"), d.GetWeight(), r)

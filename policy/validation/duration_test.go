@@ -26,11 +26,11 @@ func TestValidateDuration(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			want := func(reason string) []netWant {
+			want := func(reason string) []wantFinding {
 				if reason == "" {
 					return nil
 				}
-				return []netWant{netErr("d", reason)}
+				return []wantFinding{wantErr("d", reason)}
 			}
 			checkHelper(t, func(r *report) { validateDuration("d", tc.d, r) }, want(tc.reason))
 			checkHelper(t, func(r *report) { validateDurationOrZero("d", tc.d, r) }, want(tc.orZero))

@@ -30,9 +30,9 @@ func TestValidateHeaderValue(t *testing.T) {
 	} {
 		t.Run(tc.value, func(t *testing.T) {
 			t.Parallel()
-			var want []netWant
+			var want []wantFinding
 			if tc.reason != "" {
-				want = []netWant{netErr("h", tc.reason)}
+				want = []wantFinding{wantErr("h", tc.reason)}
 			}
 			checkHelper(t, func(r *report) { validateHeaderValue("h", tc.value, r) }, want)
 		})

@@ -33,9 +33,9 @@ func TestValidateFQDN(t *testing.T) {
 	} {
 		t.Run(tc.host, func(t *testing.T) {
 			t.Parallel()
-			var want []netWant
+			var want []wantFinding
 			if tc.reason != "" {
-				want = append(want, netErr("f", tc.reason))
+				want = append(want, wantErr("f", tc.reason))
 			}
 			checkHelper(t, func(r *report) { validateFQDN("f", tc.host, r) }, want)
 		})
@@ -61,9 +61,9 @@ func TestValidateWildcardDomain(t *testing.T) {
 	} {
 		t.Run(tc.host, func(t *testing.T) {
 			t.Parallel()
-			var want []netWant
+			var want []wantFinding
 			if tc.reason != "" {
-				want = append(want, netErr("f", tc.reason))
+				want = append(want, wantErr("f", tc.reason))
 			}
 			checkHelper(t, func(r *report) { validateWildcardDomain("f", tc.host, r) }, want)
 		})
@@ -74,18 +74,18 @@ func TestValidateGatewayHost(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		host string
-		want []netWant
+		want []wantFinding
 	}{
 		{"*", nil},
 		{"*/*", nil},
 		{"./a.example.com", nil},
 		{"prod/*.example.com", nil},
 		{"192.168.0.1", nil},
-		{"a", []netWant{netErr("f", "short names")}},
-		{"ns/a", []netWant{netErr("f", "short names")}},
-		{"~/a.com", []netWant{netErr("f", "invalid namespace value")}},
-		{"ns/", []netWant{netErr("f", "cannot be empty"), netErr("f", "short names"), netErr("f", "empty domain name")}},
-		{"*a.example.com", []netWant{netErr("f", "partial wildcard")}},
+		{"a", []wantFinding{wantErr("f", "short names")}},
+		{"ns/a", []wantFinding{wantErr("f", "short names")}},
+		{"~/a.com", []wantFinding{wantErr("f", "invalid namespace value")}},
+		{"ns/", []wantFinding{wantErr("f", "cannot be empty"), wantErr("f", "short names"), wantErr("f", "empty domain name")}},
+		{"*a.example.com", []wantFinding{wantErr("f", "partial wildcard")}},
 	} {
 		t.Run(tc.host, func(t *testing.T) {
 			t.Parallel()

@@ -22,7 +22,9 @@ func validateHTTPRoute(field string, h *networking.HTTPRoute, delegate bool, r *
 	validateDirectResponse(path(field, "directResponse"), h.GetDirectResponse(), r)
 	validateRetries(path(field, "retries"), h.GetRetries(), r)
 	validateRewrite(path(field, "rewrite"), h.GetRewrite(), r)
-	validateHTTPRouteDestinations(path(field, "route"), h.GetRoute(), r)
+	validateRouteDestinations(path(field, "route"), h.GetRoute(), r, func(f string, d *networking.HTTPRouteDestination) {
+		validateHeaderOperations(path(f, "headers"), d.GetHeaders(), r)
+	})
 	validateDuration(path(field, "timeout"), h.GetTimeout(), r)
 }
 
@@ -94,26 +96,5 @@ func validateAuthorityRewrite(field string, h *networking.HTTPRoute, r *report) 
 			}
 			current = op.m[k]
 		}
-	}
-}
-
-func validateHTTPRouteDestinations(field string, dests []*networking.HTTPRouteDestination, r *report) {
-	var total int64
-	for i, d := range dests {
-		f := path(field, i)
-		if d == nil {
-			r.errorf(f, "route destination may not be null")
-			continue
-		}
-		if d.GetDestination() == nil {
-			r.errorf(path(f, "destination"), "destination is required")
-		}
-		validateHeaderOperations(path(f, "headers"), d.GetHeaders(), r)
-		validateDestination(path(f, "destination"), d.GetDestination(), r)
-		validateWeight(path(f, "weight"), d.GetWeight(), r)
-		total += int64(d.GetWeight())
-	}
-	if len(dests) > 1 && total == 0 {
-		r.errorf(field, "total destination weight = 0: at least one destination needs a weight")
 	}
 }

@@ -24,7 +24,7 @@ func validateTLSRoute(field string, t *networking.TLSRoute, vs *networking.Virtu
 	if len(t.GetRoute()) == 0 {
 		r.errorf(path(field, "route"), "TLS route is required")
 	}
-	validateRouteDestinations(path(field, "route"), t.GetRoute(), r)
+	validateRouteDestinations(path(field, "route"), t.GetRoute(), r, nil)
 }
 
 func validateTLSMatch(field string, m *networking.TLSMatchAttributes, vs *networking.VirtualService, onGateway bool, r *report) {
@@ -89,5 +89,5 @@ func validateTCPRoute(field string, t *networking.TCPRoute, r *report) {
 	if len(t.GetRoute()) == 0 {
 		r.errorf(path(field, "route"), "TCP route is required")
 	}
-	validateRouteDestinations(path(field, "route"), t.GetRoute(), r)
+	validateRouteDestinations(path(field, "route"), t.GetRoute(), r, nil)
 }

@@ -10,18 +10,18 @@ func TestValidateLabels(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		labels map[string]string
-		want   []netWant
+		want   []wantFinding
 	}{
 		{"plain", map[string]string{"app": "reviews", "version": "v1"}, nil},
 		{"prefixed key", map[string]string{"app.kubernetes.io/name": "a"}, nil},
 		{"empty value", map[string]string{"app": ""}, nil},
 		{"dotted value", map[string]string{"v": "1.2_3-b"}, nil},
-		{"key with space", map[string]string{"a b": "c"}, []netWant{netErr("f[a b]", "invalid label key")}},
-		{"empty key", map[string]string{"": "c"}, []netWant{netErr("f[]", "invalid label key")}},
-		{"key name too long", map[string]string{strings.Repeat("k", 64): "c"}, []netWant{netErr("f["+strings.Repeat("k", 64)+"]", "name is too long")}},
-		{"key prefix too long", map[string]string{longDomain(254) + "/k": "c"}, []netWant{netErr("f["+longDomain(254)+"/k]", "DNS prefix is too long")}},
-		{"value ends with dash", map[string]string{"a": "b-"}, []netWant{netErr("f[a]", "invalid label value")}},
-		{"value with slash", map[string]string{"a": "b/c"}, []netWant{netErr("f[a]", "invalid label value")}},
+		{"key with space", map[string]string{"a b": "c"}, []wantFinding{wantErr("f[a b]", "invalid label key")}},
+		{"empty key", map[string]string{"": "c"}, []wantFinding{wantErr("f[]", "invalid label key")}},
+		{"key name too long", map[string]string{strings.Repeat("k", 64): "c"}, []wantFinding{wantErr("f["+strings.Repeat("k", 64)+"]", "name is too long")}},
+		{"key prefix too long", map[string]string{longDomain(254) + "/k": "c"}, []wantFinding{wantErr("f["+longDomain(254)+"/k]", "DNS prefix is too long")}},
+		{"value ends with dash", map[string]string{"a": "b-"}, []wantFinding{wantErr("f[a]", "invalid label value")}},
+		{"value with slash", map[string]string{"a": "b/c"}, []wantFinding{wantErr("f[a]", "invalid label value")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -39,14 +39,14 @@ func TestValidateWorkloadSelector(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		labels map[string]string
-		want   []netWant
+		want   []wantFinding
 	}{
 		{"valid", map[string]string{"app": "a"}, nil},
-		{"no labels", map[string]string{}, []netWant{netWarn("s.matchLabels", "without labels")}},
-		{"empty key", map[string]string{"": "a"}, []netWant{netErr("s.matchLabels[]", "empty key is not supported")}},
-		{"wildcard key", map[string]string{"a*": "a"}, []netWant{netErr("s.matchLabels[a*]", "wildcard is not supported")}},
-		{"wildcard value", map[string]string{"a": "*"}, []netWant{netErr("s.matchLabels[a]", "wildcard is not supported")}},
-		{"value too long", map[string]string{"a": strings.Repeat("v", 64)}, []netWant{netErr("s.matchLabels[a]", "longer than 63")}},
+		{"no labels", map[string]string{}, []wantFinding{wantWarn("s.matchLabels", "without labels")}},
+		{"empty key", map[string]string{"": "a"}, []wantFinding{wantErr("s.matchLabels[]", "empty key is not supported")}},
+		{"wildcard key", map[string]string{"a*": "a"}, []wantFinding{wantErr("s.matchLabels[a*]", "wildcard is not supported")}},
+		{"wildcard value", map[string]string{"a": "*"}, []wantFinding{wantErr("s.matchLabels[a]", "wildcard is not supported")}},
+		{"value too long", map[string]string{"a": strings.Repeat("v", 64)}, []wantFinding{wantErr("s.matchLabels[a]", "longer than 63")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -58,6 +58,6 @@ func TestValidateWorkloadSelector(t *testing.T) {
 		if len(many) <= maxSelectorLabels {
 			t.Fatalf("test built only %d labels", len(many))
 		}
-		checkHelper(t, func(r *report) { validateWorkloadSelector("s", many, r) }, []netWant{netErr("s.matchLabels", "too many labels")})
+		checkHelper(t, func(r *report) { validateWorkloadSelector("s", many, r) }, []wantFinding{wantErr("s.matchLabels", "too many labels")})
 	})
 }

@@ -4,7 +4,7 @@ import "testing"
 
 func TestMeshConfig(t *testing.T) {
 	t.Parallel()
-	runSecurityCases(t, []securityCase{
+	runCases(t, []validationCase{
 		{name: "empty: every field takes its default", spec: meshJSON(`{}`)},
 		{
 			name: "typical edge mesh config",
@@ -19,84 +19,84 @@ func TestMeshConfig(t *testing.T) {
 		{
 			name: "trust domain label syntax",
 			spec: meshJSON(`{"trustDomain":"my_domain.local"}`),
-			want: []secWant{secErr("data.mesh.trustDomain", `trust domain name "my_domain.local" invalid`)},
+			want: []wantFinding{wantErr("data.mesh.trustDomain", `trust domain name "my_domain.local" invalid`)},
 		},
 		{
 			name: "trust domain with an empty label",
 			spec: meshJSON(`{"trustDomain":"a..b"}`),
-			want: []secWant{secErr("data.mesh.trustDomain", "invalid")},
+			want: []wantFinding{wantErr("data.mesh.trustDomain", "invalid")},
 		},
 		{
 			name: "upper case trust domain",
 			spec: meshJSON(`{"trustDomain":"Example.com"}`),
-			want: []secWant{secWarn("data.mesh.trustDomain", "SPIFFE IDs require a lower case trust domain")},
+			want: []wantFinding{wantWarn("data.mesh.trustDomain", "SPIFFE IDs require a lower case trust domain")},
 		},
 		{
 			name: "empty trust domain alias",
 			spec: meshJSON(`{"trustDomainAliases":["ok.example.com",""]}`),
-			want: []secWant{secErr("data.mesh.trustDomainAliases[1]", "empty trust domain name not allowed")},
+			want: []wantFinding{wantErr("data.mesh.trustDomainAliases[1]", "empty trust domain name not allowed")},
 		},
 		{
 			name: "trust domain alias syntax",
 			spec: meshJSON(`{"trustDomainAliases":["-bad.example.com"]}`),
-			want: []secWant{secErr("data.mesh.trustDomainAliases[0]", "invalid")},
+			want: []wantFinding{wantErr("data.mesh.trustDomainAliases[0]", "invalid")},
 		},
 		{
 			name: "root namespace that cannot exist",
 			spec: meshJSON(`{"rootNamespace":"istio.system"}`),
-			want: []secWant{secWarn("data.mesh.rootNamespace", "not a valid namespace name")},
+			want: []wantFinding{wantWarn("data.mesh.rootNamespace", "not a valid namespace name")},
 		},
 		{
 			name: "default exportTo entry that is not a namespace",
 			spec: meshJSON(`{"defaultVirtualServiceExportTo":["all namespaces"]}`),
-			want: []secWant{secWarn("data.mesh.defaultVirtualServiceExportTo[0]", "valid namespace name")},
+			want: []wantFinding{wantWarn("data.mesh.defaultVirtualServiceExportTo[0]", "valid namespace name")},
 		},
 		{
 			name: "default exportTo mixing * with namespaces",
 			spec: meshJSON(`{"defaultServiceExportTo":["*","prod"]}`),
-			want: []secWant{secWarn("data.mesh.defaultServiceExportTo", "both public (*) and non-public")},
+			want: []wantFinding{wantWarn("data.mesh.defaultServiceExportTo", "both public (*) and non-public")},
 		},
 		{
 			name: "default exportTo duplicates",
 			spec: meshJSON(`{"defaultDestinationRuleExportTo":["prod","prod"]}`),
-			want: []secWant{secWarn("data.mesh.defaultDestinationRuleExportTo[1]", "duplicate entries")},
+			want: []wantFinding{wantWarn("data.mesh.defaultDestinationRuleExportTo[1]", "duplicate entries")},
 		},
 		{
 			name: "proxyListenPort range",
 			spec: meshJSON(`{"proxyListenPort":70000}`),
-			want: []secWant{secErr("data.mesh.proxyListenPort", "must be in the range 1..65535")},
+			want: []wantFinding{wantErr("data.mesh.proxyListenPort", "must be in the range 1..65535")},
 		},
 		{
 			name: "connectTimeout too long",
 			spec: meshJSON(`{"connectTimeout":"7201s"}`),
-			want: []secWant{secErr("data.mesh.connectTimeout", "must be at most 1h")},
+			want: []wantFinding{wantErr("data.mesh.connectTimeout", "must be at most 1h")},
 		},
 		{
 			name: "connectTimeout zero",
 			spec: meshJSON(`{"connectTimeout":"0s"}`),
-			want: []secWant{secErr("data.mesh.connectTimeout", "greater than 1ms")},
+			want: []wantFinding{wantErr("data.mesh.connectTimeout", "greater than 1ms")},
 		},
 		{
 			name: "protocolDetectionTimeout finer than ms",
 			spec: meshJSON(`{"protocolDetectionTimeout":"0.0001s"}`),
-			want: []secWant{secErr("data.mesh.protocolDetectionTimeout", "ms precision")},
+			want: []wantFinding{wantErr("data.mesh.protocolDetectionTimeout", "ms precision")},
 		},
 		{
 			name: "serviceSettings host syntax",
 			spec: meshJSON(`{"serviceSettings":[{"hosts":["foo.*.local"]}]}`),
-			want: []secWant{secErr("data.mesh.serviceSettings[0].hosts[0]", "invalid")},
+			want: []wantFinding{wantErr("data.mesh.serviceSettings[0].hosts[0]", "invalid")},
 		},
 		{
 			name: "meshMTLS has no ecdhCurves",
 			spec: meshJSON(`{"meshMTLS":{"ecdhCurves":["P-256"]}}`),
-			want: []secWant{secErr("data.mesh.meshMTLS.ecdhCurves", "does not support ecdhCurves")},
+			want: []wantFinding{wantErr("data.mesh.meshMTLS.ecdhCurves", "does not support ecdhCurves")},
 		},
 		{
 			name: "unknown and duplicate ECDH curves",
 			spec: meshJSON(`{"tlsDefaults":{"ecdhCurves":["P-256","P-255","P-256"]}}`),
-			want: []secWant{
-				secWarn("data.mesh.tlsDefaults.ecdhCurves[1]", `unrecognized ECDH curve "P-255"`),
-				secWarn("data.mesh.tlsDefaults.ecdhCurves[2]", `duplicate ECDH curve "P-256"`),
+			want: []wantFinding{
+				wantWarn("data.mesh.tlsDefaults.ecdhCurves[1]", `unrecognized ECDH curve "P-255"`),
+				wantWarn("data.mesh.tlsDefaults.ecdhCurves[2]", `duplicate ECDH curve "P-256"`),
 			},
 		},
 	})

@@ -9,21 +9,21 @@ import (
 
 func TestPeerAuthentication(t *testing.T) {
 	t.Parallel()
-	runSecurityCases(t, []securityCase{
+	runCases(t, []validationCase{
 		{name: "namespace-wide STRICT", spec: peerAuthnJSON(`{"mtls":{"mode":"STRICT"}}`)},
 		{name: "workload with a port override", spec: peerAuthnJSON(`{"selector":{"matchLabels":{"app":"web"}},"mtls":{"mode":"STRICT"},"portLevelMtls":{"8080":{"mode":"DISABLE"}}}`)},
 		{name: "UNSET workload mode with a port override", spec: peerAuthnJSON(`{"selector":{"matchLabels":{"app":"web"}},"mtls":{"mode":"UNSET"},"portLevelMtls":{"8080":{"mode":"PERMISSIVE"}}}`)},
 		{
 			name: "portLevelMtls without a selector",
 			spec: peerAuthnJSON(`{"mtls":{"mode":"STRICT"},"portLevelMtls":{"8080":{"mode":"DISABLE"}}}`),
-			want: []secWant{secErr("spec.portLevelMtls", "portLevelMtls requires selector")},
+			want: []wantFinding{wantErr("spec.portLevelMtls", "portLevelMtls requires selector")},
 		},
 		{
 			name: "portLevelMtls with a selector without labels",
 			spec: peerAuthnJSON(`{"selector":{},"mtls":{"mode":"STRICT"},"portLevelMtls":{"8080":{"mode":"DISABLE"}}}`),
-			want: []secWant{
-				secErr("spec.portLevelMtls", "portLevelMtls requires selector"),
-				secWarn("spec.selector.matchLabels", "without labels"),
+			want: []wantFinding{
+				wantErr("spec.portLevelMtls", "portLevelMtls requires selector"),
+				wantWarn("spec.selector.matchLabels", "without labels"),
 			},
 		},
 		{
@@ -33,43 +33,43 @@ func TestPeerAuthentication(t *testing.T) {
 				Mtls:          &security.PeerAuthentication_MutualTLS{Mode: security.PeerAuthentication_MutualTLS_STRICT},
 				PortLevelMtls: map[uint32]*security.PeerAuthentication_MutualTLS{},
 			},
-			want: []secWant{secErr("spec.portLevelMtls", "must have at least one port")},
+			want: []wantFinding{wantErr("spec.portLevelMtls", "must have at least one port")},
 		},
 		{
 			name: "port 0",
 			spec: peerAuthnJSON(`{"selector":{"matchLabels":{"app":"web"}},"mtls":{"mode":"STRICT"},"portLevelMtls":{"0":{"mode":"DISABLE"}}}`),
-			want: []secWant{secErr("spec.portLevelMtls[0]", "port must be between 1 and 65535")},
+			want: []wantFinding{wantErr("spec.portLevelMtls[0]", "port must be between 1 and 65535")},
 		},
 		{
 			name: "port above 65535",
 			spec: peerAuthnJSON(`{"selector":{"matchLabels":{"app":"web"}},"mtls":{"mode":"STRICT"},"portLevelMtls":{"70000":{"mode":"DISABLE"}}}`),
-			want: []secWant{secErr("spec.portLevelMtls[70000]", "port must be between 1 and 65535")},
+			want: []wantFinding{wantErr("spec.portLevelMtls[70000]", "port must be between 1 and 65535")},
 		},
 		{
 			name: "UNSET port mode changes nothing",
 			spec: peerAuthnJSON(`{"selector":{"matchLabels":{"app":"web"}},"mtls":{"mode":"STRICT"},"portLevelMtls":{"8080":{}}}`),
-			want: []secWant{secWarn("spec.portLevelMtls[8080].mode", "mode is UNSET")},
+			want: []wantFinding{wantWarn("spec.portLevelMtls[8080].mode", "mode is UNSET")},
 		},
 		{
 			name: "UNSET mode without port overrides",
 			spec: peerAuthnJSON(`{"mtls":{"mode":"UNSET"}}`),
-			want: []secWant{secWarn("spec.mtls.mode", "mtls mode is UNSET")},
+			want: []wantFinding{wantWarn("spec.mtls.mode", "mtls mode is UNSET")},
 		},
 		{
 			name: "no mtls at all",
 			spec: peerAuthnJSON(`{"selector":{"matchLabels":{"app":"web"}}}`),
-			want: []secWant{secWarn("spec.mtls", "mtls mode is UNSET")},
+			want: []wantFinding{wantWarn("spec.mtls", "mtls mode is UNSET")},
 		},
 		{
 			name: "selector key wildcard",
 			spec: peerAuthnJSON(`{"selector":{"matchLabels":{"app*":"web"}},"mtls":{"mode":"STRICT"}}`),
-			want: []secWant{secErr("spec.selector.matchLabels[app*]", "wildcard is not supported")},
+			want: []wantFinding{wantErr("spec.selector.matchLabels[app*]", "wildcard is not supported")},
 		},
 		{
 			name: "dry-run is for AuthorizationPolicy only",
 			meta: dryRun("true"),
 			spec: peerAuthnJSON(`{"mtls":{"mode":"STRICT"}}`),
-			want: []secWant{secErr("metadata.annotations[istio.io/dry-run]", "unsupported annotation istio.io/dry-run")},
+			want: []wantFinding{wantErr("metadata.annotations[istio.io/dry-run]", "unsupported annotation istio.io/dry-run")},
 		},
 	})
 }

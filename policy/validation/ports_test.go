@@ -10,9 +10,9 @@ func TestValidatePortNumber(t *testing.T) {
 		port uint32
 		ok   bool
 	}{{1, true}, {443, true}, {65535, true}, {0, false}, {65536, false}} {
-		var want []netWant
+		var want []wantFinding
 		if !tc.ok {
-			want = []netWant{netErr("p", "must be in the range 1..65535")}
+			want = []wantFinding{wantErr("p", "must be in the range 1..65535")}
 		}
 		checkHelper(t, func(r *report) { validatePortNumber("p", tc.port, r) }, want)
 	}
@@ -50,9 +50,9 @@ func TestValidatePortName(t *testing.T) {
 		name string
 		ok   bool
 	}{{"http", true}, {"http-8080", true}, {"", false}, {"http_1", false}, {"-a", false}} {
-		var want []netWant
+		var want []wantFinding
 		if !tc.ok {
-			want = []netWant{netErr("n", "invalid port name")}
+			want = []wantFinding{wantErr("n", "invalid port name")}
 		}
 		checkHelper(t, func(r *report) { validatePortName("n", tc.name, r) }, want)
 	}

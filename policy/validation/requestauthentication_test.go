@@ -19,7 +19,7 @@ func TestRequestAuthentication(t *testing.T) {
 		manyRules[i] = &security.JWTRule{Issuer: "https://issuer.example.com"}
 	}
 	manyClaims := `["` + strings.TrimSuffix(strings.Repeat(`c","`, maxSpaceDelimitedClaims+1), `","`) + `"]`
-	runSecurityCases(t, []securityCase{
+	runCases(t, []validationCase{
 		{name: "issuer and jwksUri", spec: rule(`"jwksUri":"https://issuer.example.com/.well-known/jwks.json","audiences":["api"],"timeout":"10s"`)},
 		{name: "jwksUri without issuer", spec: reqAuthnJSON(`{"jwtRules":[{"jwksUri":"http://keys.example.com:8080/jwks"}]}`)},
 		{name: "issuer only, keys from discovery", spec: reqAuthnJSON(`{"jwtRules":[{"issuer":"https://accounts.google.com"}]}`)},
@@ -32,133 +32,133 @@ func TestRequestAuthentication(t *testing.T) {
 		{
 			name: "neither issuer nor jwksUri",
 			spec: reqAuthnJSON(`{"jwtRules":[{"audiences":["api"]}]}`),
-			want: []secWant{secErr(jr, "issuer or jwksUri must be set")},
+			want: []wantFinding{wantErr(jr, "issuer or jwksUri must be set")},
 		},
 		{
 			name: "inline jwks without issuer",
 			spec: reqAuthnJSON(`{"jwtRules":[{"jwks":"{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}"}]}`),
-			want: []secWant{secErr(jr, "issuer or jwksUri must be set")},
+			want: []wantFinding{wantErr(jr, "issuer or jwksUri must be set")},
 		},
 		{
 			name: "jwks and jwksUri together",
 			spec: rule(`"jwksUri":"https://issuer.example.com/jwks","jwks":"{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}"`),
-			want: []secWant{secErr(jr, "only one of jwks or jwksUri can be set")},
+			want: []wantFinding{wantErr(jr, "only one of jwks or jwksUri can be set")},
 		},
 		{
 			name: "jwksUri scheme",
 			spec: rule(`"jwksUri":"ftp://issuer.example.com/jwks"`),
-			want: []secWant{secErr(jr+".jwksUri", `URI scheme "ftp" is not supported`)},
+			want: []wantFinding{wantErr(jr+".jwksUri", `URI scheme "ftp" is not supported`)},
 		},
 		{
 			name: "jwksUri without a scheme",
 			spec: rule(`"jwksUri":"issuer.example.com/jwks"`),
-			want: []secWant{secErr(jr+".jwksUri", "url must have scheme http:// or https://")},
+			want: []wantFinding{wantErr(jr+".jwksUri", "url must have scheme http:// or https://")},
 		},
 		{
 			name: "jwksUri that does not parse",
 			spec: rule(`"jwksUri":"https://[::1/jwks"`),
-			want: []secWant{secErr(jr+".jwksUri", "is not a valid URL")},
+			want: []wantFinding{wantErr(jr+".jwksUri", "is not a valid URL")},
 		},
 		{
 			name: "jwksUri without a host",
 			spec: rule(`"jwksUri":"https:///jwks"`),
-			want: []secWant{secErr(jr+".jwksUri", "has no host")},
+			want: []wantFinding{wantErr(jr+".jwksUri", "has no host")},
 		},
 		{
 			name: "jwksUri length",
 			spec: rule(`"jwksUri":"https://issuer.example.com/` + strings.Repeat("k", maxJwksURILength) + `"`),
-			want: []secWant{secErr(jr+".jwksUri", "longer than 2048")},
+			want: []wantFinding{wantErr(jr+".jwksUri", "longer than 2048")},
 		},
 		{
 			name: "empty audience",
 			spec: rule(`"audiences":["api",""]`),
-			want: []secWant{secErr(jr+".audiences[1]", "audience must be a non-empty string")},
+			want: []wantFinding{wantErr(jr+".audiences[1]", "audience must be a non-empty string")},
 		},
 		{
 			name: "fromHeaders name required",
 			spec: rule(`"fromHeaders":[{"prefix":"Bearer "}]`),
-			want: []secWant{secErr(jr+".fromHeaders[0].name", "header name must be a non-empty string")},
+			want: []wantFinding{wantErr(jr+".fromHeaders[0].name", "header name must be a non-empty string")},
 		},
 		{
 			name: "null fromHeaders entry",
 			spec: &security.RequestAuthentication{JwtRules: []*security.JWTRule{{Issuer: "i", FromHeaders: []*security.JWTHeader{nil}}}},
-			want: []secWant{secErr(jr+".fromHeaders[0]", "must not be null")},
+			want: []wantFinding{wantErr(jr+".fromHeaders[0]", "must not be null")},
 		},
 		{
 			name: "empty fromParams entry",
 			spec: rule(`"fromParams":[""]`),
-			want: []secWant{secErr(jr+".fromParams[0]", "query parameter must be a non-empty string")},
+			want: []wantFinding{wantErr(jr+".fromParams[0]", "query parameter must be a non-empty string")},
 		},
 		{
 			name: "empty fromCookies entry",
 			spec: rule(`"fromCookies":[""]`),
-			want: []secWant{secErr(jr+".fromCookies[0]", "cookie name must be a non-empty string")},
+			want: []wantFinding{wantErr(jr+".fromCookies[0]", "cookie name must be a non-empty string")},
 		},
 		{
 			name: "outputClaimToHeaders header name syntax",
 			spec: rule(`"outputClaimToHeaders":[{"header":"x user","claim":"sub"}]`),
-			want: []secWant{secErr(jr+".outputClaimToHeaders[0].header", "not a valid header name")},
+			want: []wantFinding{wantErr(jr+".outputClaimToHeaders[0].header", "not a valid header name")},
 		},
 		{
 			name: "outputClaimToHeaders header required",
 			spec: rule(`"outputClaimToHeaders":[{"claim":"sub"}]`),
-			want: []secWant{secErr(jr+".outputClaimToHeaders[0].header", "header name cannot be empty")},
+			want: []wantFinding{wantErr(jr+".outputClaimToHeaders[0].header", "header name cannot be empty")},
 		},
 		{
 			name: "outputClaimToHeaders claim required",
 			spec: rule(`"outputClaimToHeaders":[{"header":"x-user"}]`),
-			want: []secWant{secErr(jr+".outputClaimToHeaders[0].claim", "claim must be a non-empty string")},
+			want: []wantFinding{wantErr(jr+".outputClaimToHeaders[0].claim", "claim must be a non-empty string")},
 		},
 		{
 			name: "outputClaimToHeaders headers must be unique",
 			spec: rule(`"outputClaimToHeaders":[{"header":"x-user","claim":"sub"},{"header":"x-user","claim":"email"}]`),
-			want: []secWant{secWarn(jr+".outputClaimToHeaders[1].header", "already written by outputClaimToHeaders[0]")},
+			want: []wantFinding{wantWarn(jr+".outputClaimToHeaders[1].header", "already written by outputClaimToHeaders[0]")},
 		},
 		{
 			name: "null outputClaimToHeaders entry",
 			spec: &security.RequestAuthentication{JwtRules: []*security.JWTRule{{Issuer: "i", OutputClaimToHeaders: []*security.ClaimToHeader{nil}}}},
-			want: []secWant{secErr(jr+".outputClaimToHeaders[0]", "must not be null")},
+			want: []wantFinding{wantErr(jr+".outputClaimToHeaders[0]", "must not be null")},
 		},
 		{
 			name: "outputPayloadToHeader syntax",
 			spec: rule(`"outputPayloadToHeader":"x:payload"`),
-			want: []secWant{secWarn(jr+".outputPayloadToHeader", "not a valid header name")},
+			want: []wantFinding{wantWarn(jr+".outputPayloadToHeader", "not a valid header name")},
 		},
 		{
 			name: "timeout below 1ms",
 			spec: rule(`"timeout":"0s"`),
-			want: []secWant{secErr(jr+".timeout", "must be greater than 1ms")},
+			want: []wantFinding{wantErr(jr+".timeout", "must be greater than 1ms")},
 		},
 		{
 			name: "timeout finer than ms",
 			spec: rule(`"timeout":"0.0015s"`),
-			want: []secWant{secErr(jr+".timeout", "ms precision")},
+			want: []wantFinding{wantErr(jr+".timeout", "ms precision")},
 		},
 		{
 			name: "empty spaceDelimitedClaims entry",
 			spec: rule(`"spaceDelimitedClaims":[""]`),
-			want: []secWant{secErr(jr+".spaceDelimitedClaims[0]", "claim name must be a non-empty string")},
+			want: []wantFinding{wantErr(jr+".spaceDelimitedClaims[0]", "claim name must be a non-empty string")},
 		},
 		{
 			name: "at most 64 spaceDelimitedClaims",
 			spec: rule(`"spaceDelimitedClaims":` + manyClaims),
-			want: []secWant{secErr(jr+".spaceDelimitedClaims", "too many spaceDelimitedClaims")},
+			want: []wantFinding{wantErr(jr+".spaceDelimitedClaims", "too many spaceDelimitedClaims")},
 		},
 		{
 			name: "at most 4096 jwtRules",
 			spec: &security.RequestAuthentication{JwtRules: manyRules},
-			want: []secWant{secErr("spec.jwtRules", "too many jwtRules")},
+			want: []wantFinding{wantErr("spec.jwtRules", "too many jwtRules")},
 		},
 		{
 			name: "targetRef rules apply",
 			spec: reqAuthnJSON(`{"targetRef":{"kind":"Pod","name":"web"},"jwtRules":[{"issuer":"i"}]}`),
-			want: []secWant{secErr("spec.targetRef", "targetRef to /Pod is not supported")},
+			want: []wantFinding{wantErr("spec.targetRef", "targetRef to /Pod is not supported")},
 		},
 		{
 			name: "dry-run is for AuthorizationPolicy only",
 			meta: dryRun("false"),
 			spec: reqAuthnJSON(`{"jwtRules":[{"issuer":"i"}]}`),
-			want: []secWant{secErr("metadata.annotations[istio.io/dry-run]", "unsupported annotation")},
+			want: []wantFinding{wantErr("metadata.annotations[istio.io/dry-run]", "unsupported annotation")},
 		},
 	})
 }

@@ -7,30 +7,32 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 	networking "istio.io/api/networking/v1alpha3"
+	security "istio.io/api/security/v1beta1"
 )
 
-// netWant is one expected finding of a networking test row: the exact field path, the severity
+// wantFinding is one expected finding of a test row: the exact field path, the severity
 // and a key part of the reason.
-type netWant struct {
+type wantFinding struct {
 	field  string
 	sev    Severity
 	reason string
 }
 
-func netErr(field, reason string) netWant  { return netWant{field, Error, reason} }
-func netWarn(field, reason string) netWant { return netWant{field, Warning, reason} }
+func wantErr(field, reason string) wantFinding  { return wantFinding{field, Error, reason} }
+func wantWarn(field, reason string) wantFinding { return wantFinding{field, Warning, reason} }
 
-// netCase is one table row: validating spec must yield exactly the wanted findings, so a rule
+// validationCase is one table row: validating spec must yield exactly the wanted findings, so a rule
 // that fires twice, or a stray finding, fails the row.
-type netCase struct {
+type validationCase struct {
 	name string
 	meta Meta
 	spec proto.Message
-	want []netWant
+	want []wantFinding
 }
 
-func runNetCases(t *testing.T, cases []netCase) {
+func runCases(t *testing.T, cases []validationCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,7 +47,7 @@ func runNetCases(t *testing.T, cases []netCase) {
 }
 
 // checkFindings matches got against want one to one.
-func checkFindings(t *testing.T, got []Finding, want []netWant) {
+func checkFindings(t *testing.T, got []Finding, want []wantFinding) {
 	t.Helper()
 	matched := make([]bool, len(got))
 	for _, w := range want {
@@ -68,7 +70,7 @@ func checkFindings(t *testing.T, got []Finding, want []netWant) {
 }
 
 // checkHelper runs one helper against a fresh report and matches its findings.
-func checkHelper(t *testing.T, run func(r *report), want []netWant) {
+func checkHelper(t *testing.T, run func(r *report), want []wantFinding) {
 	t.Helper()
 	r := &report{}
 	run(r)
@@ -120,4 +122,25 @@ func serviceEntryJSON(js string) *networking.ServiceEntry {
 
 func workloadEntryJSON(js string) *networking.WorkloadEntry {
 	return specFromJSON(&networking.WorkloadEntry{}, js)
+}
+
+func authzJSON(js string) *security.AuthorizationPolicy {
+	return specFromJSON(&security.AuthorizationPolicy{}, js)
+}
+
+func reqAuthnJSON(js string) *security.RequestAuthentication {
+	return specFromJSON(&security.RequestAuthentication{}, js)
+}
+
+func peerAuthnJSON(js string) *security.PeerAuthentication {
+	return specFromJSON(&security.PeerAuthentication{}, js)
+}
+
+func meshJSON(js string) *meshconfig.MeshConfig {
+	return specFromJSON(&meshconfig.MeshConfig{}, js)
+}
+
+// dryRun is metadata carrying the dry-run annotation.
+func dryRun(v string) Meta {
+	return Meta{Name: "p", Namespace: "ns", Annotations: map[string]string{dryRunAnnotation: v}}
 }
