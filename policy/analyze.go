@@ -140,7 +140,8 @@ func elsewhere(found []Secret) string {
 	return fmt.Sprintf(" (a Secret of that name exists in namespace %s)", strings.Join(ns, ", "))
 }
 
-// gatewayConflicts finds two Gateways claiming overlapping hosts on one port; the older wins.
+// gatewayConflicts finds two Gateways claiming overlapping hosts on one port, as istioctl
+// analyze's conflicting-gateways check does.
 func (a *analysis) gatewayConflicts() {
 	type claim struct {
 		gw   *Resource
@@ -157,8 +158,12 @@ func (a *analysis) gatewayConflicts() {
 				_, host := SplitGatewayHost(h)
 				for _, c := range claims[port] {
 					if c.gw != gw && HostsIntersect(c.host, host) {
+						outcome := "the older Gateway's server wins the TLS handshake"
+						if srv.GetTls() == nil {
+							outcome = "their routes merge into one virtual host, the older Gateway's VirtualServices first"
+						}
 						a.warn(gw, fmt.Sprintf("spec.servers[%d].hosts[%d]", i, j),
-							"host %q on port %d conflicts with %q of Gateway %s, which is older and wins", host, port, c.host, c.gw.NamespacedName())
+							"host %q on port %d is also claimed by %q of the older Gateway %s: %s", host, port, c.host, c.gw.NamespacedName(), outcome)
 						break
 					}
 				}

@@ -50,13 +50,21 @@ func SplitGatewayHost(h string) (ns, host string) {
 	return "*", h
 }
 
-// GatewayRef resolves a VirtualService's gateways entry: "name" is in the VirtualService's own
-// namespace, "ns/name" is explicit. The reserved "mesh" reports ok=false.
+// GatewayRef resolves a VirtualService's gateways entry as Istio does: "ns/name" is explicit,
+// "./name" and "name" are in the VirtualService's namespace, and the legacy
+// "name.ns.svc.cluster.local" names ns. The reserved "mesh" (and "") report ok=false.
 func GatewayRef(vsNamespace, ref string) (ns, name string, ok bool) {
-	if ref == "mesh" {
+	if ref == "mesh" || ref == "" {
 		return "", "", false
 	}
 	if ns, name, found := strings.Cut(ref, "/"); found {
+		if ns == "." {
+			ns = vsNamespace
+		}
+		return ns, name, true
+	}
+	if name, rest, found := strings.Cut(ref, "."); found {
+		ns, _, _ := strings.Cut(rest, ".")
 		return ns, name, true
 	}
 	return vsNamespace, ref, true

@@ -98,10 +98,27 @@ func TestHosts(t *testing.T) {
 	if got := FQDN("reviews", "shop"); got != "reviews.shop.svc.cluster.local" {
 		t.Errorf("FQDN = %s", got)
 	}
-	if ns, name, ok := GatewayRef("shop", "edge"); !ok || ns != "shop" || name != "edge" {
-		t.Errorf("GatewayRef = %s %s %v", ns, name, ok)
+}
+
+func TestGatewayRef(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ref  string
+		want string
+		ok   bool
+	}{
+		{"edge", "apps/edge", true},
+		{"istio-system/edge", "istio-system/edge", true},
+		{"./edge", "apps/edge", true},
+		{"edge.istio-system.svc.cluster.local", "istio-system/edge", true},
+		{"edge.istio-system", "istio-system/edge", true},
+		{"mesh", "/", false},
+		{"", "/", false},
 	}
-	if _, _, ok := GatewayRef("shop", "mesh"); ok {
-		t.Error("mesh is not a Gateway")
+	for _, tt := range tests {
+		ns, name, ok := GatewayRef("apps", tt.ref)
+		if got := ns + "/" + name; got != tt.want || ok != tt.ok {
+			t.Errorf("GatewayRef(apps, %q) = %q, %v; want %q, %v", tt.ref, got, ok, tt.want, tt.ok)
+		}
 	}
 }

@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// listenerHandler serves one listener from whatever Table is current when a request starts;
+// the request keeps that Table to the end, so a reload never changes a request half-way.
+type listenerHandler struct {
+	g   *Gateway
+	key ListenerKey
+}
+
+func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	g := h.g
+	var vh *VirtualHost
+	if t := g.table.Load(); t != nil {
+		if l := t.listener(h.key); l != nil {
+			vh = l.virtualHost(r.Host)
+		}
+	}
+	if vh == nil {
+		localReply(w, http.StatusNotFound, "")
+		g.metrics.observe(routeNone, http.StatusNotFound, start)
+		return
+	}
+	path := requestPath(r)
+	if vh.RequireTLS {
+		w.Header().Set("Location", "https://"+r.Host+path+query(r))
+		localReply(w, http.StatusMovedPermanently, "")
+		g.metrics.observe(routeHTTPSRedirect, http.StatusMovedPermanently, start)
+		return
+	}
+	route := vh.route(r, path)
+	if route == nil {
+		localReply(w, http.StatusNotFound, "")
+		g.metrics.observe(routeNone, http.StatusNotFound, start)
+		return
+	}
+	code := 0
+	// Deferred so that a response aborted mid-body (ReverseProxy panics with
+	// http.ErrAbortHandler) is still counted.
+	defer func() { g.metrics.observe(route.Name, code, start) }()
+	switch {
+	case route.Redirect != nil:
+		route.Headers.response().apply(w.Header())
+		w.Header().Set("Location", route.Redirect.location(r, path))
+		code = route.Redirect.Code
+		localReply(w, code, "")
+	case route.DirectResponse != nil:
+		route.Headers.response().apply(w.Header())
+		code = route.DirectResponse.Status
+		localReply(w, code, route.DirectResponse.Body)
+	default:
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() { code = sw.code }()
+		g.forward(sw, r, route, path)
+	}
+}
+
+// route returns the first route of the virtual host that matches, or nil.
+func (vh *VirtualHost) route(r *http.Request, path string) *Route {
+	for _, rt := range vh.Routes {
+		if rt.Match.matches(r, path) {
+			return rt
+		}
+	}
+	return nil
+}
+
+// forward proxies the request to an endpoint of one of the route's destinations.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, route *Route, path string) {
+	d := route.pick()
+	if d == nil || d.cluster == nil {
+		// Envoy's "cluster not found": 503 with no body.
+		localReply(w, http.StatusServiceUnavailable, "")
+		return
+	}
+	ep := d.cluster.pick()
+	if ep == nil {
+		localReply(w, http.StatusServiceUnavailable, bodyNoHealthyUpstream)
+		return
+	}
+	ep.inflight.Add(1)
+	defer ep.inflight.Add(-1)
+	x := &exchange{route: route, destination: d, endpoint: ep, path: path, downstream: r.Context()}
+	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	if route.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(route.Timeout))
+		defer cancel()
+	}
+	g.upstream.Load().proxy(d.cluster.Protocol).ServeHTTP(w, r.WithContext(ctx))
+}
+
+func query(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return "?" + r.URL.RawQuery
+}
+
+// location builds the redirect target from the request, as Envoy's redirect action does: each
+// part not given keeps the request's, and the query is kept unless the new uri has its own.
+func (rd *Redirect) location(r *http.Request, path string) string {
+	scheme := "http"
+	changed := rd.Scheme != "" && rd.Scheme != scheme
+	if rd.Scheme != "" {
+		scheme = rd.Scheme
+	}
+	host := r.Host
+	if rd.Authority != "" {
+		host = rd.Authority
+	}
+	switch {
+	case rd.Port != 0:
+		host = stripPort(host) + ":" + strconv.FormatUint(uint64(rd.Port), 10)
+	case rd.StripPort:
+		host = stripPort(host)
+	case changed && host != stripPort(host) && host[len(stripPort(host)):] == ":80":
+		// The request's port was the default of the scheme being replaced.
+		host = stripPort(host)
+	}
+	if rd.URI == "" {
+		return scheme + "://" + host + path + query(r)
+	}
+	for i := 0; i < len(rd.URI); i++ {
+		if rd.URI[i] == '?' {
+			return scheme + "://" + host + rd.URI
+		}
+	}
+	return scheme + "://" + host + rd.URI + query(r)
+}

@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"log/slog"
+	"maps"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// CompileOptions say which gateway workload a Table is compiled for, as Istio's gateway
+// Deployment does with its namespace and pod labels.
+type CompileOptions struct {
+	// Namespace of the gateway workload: exportTo is evaluated from it. Default istio-system.
+	Namespace string
+	// Labels of the gateway workload, matched by Gateway selectors. Default istio=ingressgateway.
+	Labels map[string]string
+	// PortMap maps a server port to the port actually listened on (80 -> 8080, as a Kubernetes
+	// Service's targetPort does). Ports absent from the map are listened on as is; a mapping to 0
+	// asks for an ephemeral port, which tests use.
+	PortMap map[uint32]uint32
+}
+
+func (o CompileOptions) withDefaults() CompileOptions {
+	d := policy.DefaultWorkload()
+	if o.Namespace == "" {
+		o.Namespace = d.Namespace
+	}
+	if o.Labels == nil {
+		o.Labels = d.Labels
+	}
+	return o
+}
+
+// listenPort applies PortMap to a server port.
+func (o CompileOptions) listenPort(port uint32) uint32 {
+	if p, ok := o.PortMap[port]; ok {
+		return p
+	}
+	return port
+}
+
+// Options configure a Gateway.
+type Options struct {
+	// Logger receives config warnings and runtime errors. Default slog.Default().
+	Logger *slog.Logger
+	// Registerer gets the request metrics. Nil keeps them in a private registry.
+	Registerer prometheus.Registerer
+	// BindAddress is the address listeners bind when a server has no bind of its own; empty means
+	// every address. Tests use 127.0.0.1.
+	BindAddress string
+	// Compile selects this workload's Gateways and maps ports.
+	Compile CompileOptions
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	o.Compile = o.Compile.withDefaults()
+	o.Compile.Labels = maps.Clone(o.Compile.Labels)
+	o.Compile.PortMap = maps.Clone(o.Compile.PortMap)
+	return o
+}

@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// upstream is the gateway's connection pools towards upstreams, one per protocol, shared by
+// every route and every Table so that a reload keeps warm connections. It is replaced only
+// when Settings.upstream changes.
+type upstream struct {
+	settings policy.UpstreamSettings
+	http1    *http.Transport
+	h2c      *http.Transport
+	proxy1   *httputil.ReverseProxy
+	proxy2   *httputil.ReverseProxy
+}
+
+func newUpstream(s policy.UpstreamSettings, log *slog.Logger, buffers httputil.BufferPool) *upstream {
+	s = upstreamDefaults(s)
+	u := &upstream{settings: s, http1: newTransport(s, false), h2c: newTransport(s, true)}
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	newProxy := func(t http.RoundTripper) *httputil.ReverseProxy {
+		return &httputil.ReverseProxy{
+			Rewrite:        rewriteRequest,
+			Transport:      t,
+			BufferPool:     buffers,
+			ErrorHandler:   proxyError,
+			ModifyResponse: modifyResponse,
+			ErrorLog:       errorLog,
+		}
+	}
+	u.proxy1, u.proxy2 = newProxy(u.http1), newProxy(u.h2c)
+	return u
+}
+
+func upstreamDefaults(s policy.UpstreamSettings) policy.UpstreamSettings {
+	d := policy.DefaultSettings().Upstream
+	if s.MaxIdleConnsPerHost <= 0 {
+		s.MaxIdleConnsPerHost = d.MaxIdleConnsPerHost
+	}
+	if s.IdleTimeout <= 0 {
+		s.IdleTimeout = d.IdleTimeout
+	}
+	if s.ConnectTimeout <= 0 {
+		s.ConnectTimeout = d.ConnectTimeout
+	}
+	return s
+}
+
+// newTransport sizes a transport for a proxy rather than for a client: a large idle pool per
+// endpoint, no proxy from the environment, and no transparent gzip (the client negotiates its
+// own encodings with the upstream).
+func newTransport(s policy.UpstreamSettings, h2c bool) *http.Transport {
+	dialer := &net.Dialer{Timeout: s.ConnectTimeout.Std(), KeepAlive: 30 * time.Second}
+	t := &http.Transport{
+		Proxy:               nil,
+		DialContext:         dialer.DialContext,
+		MaxIdleConnsPerHost: s.MaxIdleConnsPerHost,
+		IdleConnTimeout:     s.IdleTimeout.Std(),
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+	}
+	if h2c {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return t
+}
+
+func (u *upstream) proxy(protocol string) *httputil.ReverseProxy {
+	if protocol == "HTTP2" {
+		return u.proxy2
+	}
+	return u.proxy1
+}
+
+func (u *upstream) closeIdle() {
+	u.http1.CloseIdleConnections()
+	u.h2c.CloseIdleConnections()
+}
+
+// exchange is what the handler decided for one request, handed to the ReverseProxy hooks
+// through the request context.
+type exchange struct {
+	route       *Route
+	destination *Destination
+	endpoint    *Endpoint
+	path        string
+	// downstream is the client's context, to tell a client that went away from an upstream
+	// that timed out.
+	downstream context.Context
+}
+
+type exchangeKey struct{}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+// rewriteRequest builds the upstream request as an Istio gateway's Envoy does: the original
+// Host is kept (unless a rewrite says otherwise), the client address is appended to
+// X-Forwarded-For, X-Forwarded-Proto is the downstream scheme, and x-request-id is generated
+// when the client sent none. ReverseProxy has already removed hop-by-hop headers and the
+// client's X-Forwarded-* (which is why the client's X-Forwarded-For is read from pr.In).
+func rewriteRequest(pr *httputil.ProxyRequest) {
+	x := exchangeFrom(pr.In.Context())
+	out := pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = x.endpoint.Address
+	if rw := x.route.Rewrite; rw != nil {
+		if p := rw.path(x.route.Match, x.path); p != x.path {
+			setRawPath(out.URL, p)
+		}
+		if rw.Authority != "" {
+			out.Host = rw.Authority
+		}
+	}
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ",") + "," + ip
+		}
+		out.Header["X-Forwarded-For"] = []string{ip}
+	}
+	out.Header["X-Forwarded-Proto"] = []string{"http"}
+	if len(out.Header["X-Request-Id"]) == 0 {
+		out.Header["X-Request-Id"] = []string{newRequestID()}
+	}
+	x.route.Headers.request().apply(out.Header)
+	x.destination.Headers.request().apply(out.Header)
+}
+
+// setRawPath sets a URL's path from its raw (escaped) form.
+func setRawPath(u *url.URL, raw string) {
+	p, err := url.PathUnescape(raw)
+	if err != nil {
+		u.Path, u.RawPath = raw, ""
+		return
+	}
+	u.Path, u.RawPath = p, raw
+}
+
+func modifyResponse(res *http.Response) error {
+	if x := exchangeFrom(res.Request.Context()); x != nil {
+		x.route.Headers.response().apply(res.Header)
+		x.destination.Headers.response().apply(res.Header)
+	}
+	return nil
+}
+
+// proxyError answers an upstream failure before response headers with Envoy's local replies.
+// When the client has gone away nothing is written: there is nobody to read it.
+func proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	x := exchangeFrom(r.Context())
+	switch {
+	case x != nil && x.downstream.Err() != nil:
+		return
+	case errors.Is(err, context.DeadlineExceeded):
+		localReply(w, http.StatusGatewayTimeout, bodyUpstreamTimeout)
+	case isDialError(err):
+		localReply(w, http.StatusServiceUnavailable, bodyConnectFailure)
+	default:
+		localReply(w, http.StatusServiceUnavailable, bodyConnectionReset)
+	}
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
