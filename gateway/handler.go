@@ -17,6 +17,8 @@ type listenerHandler struct {
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	g := h.g
+	g.metrics.active.Inc()
+	defer g.metrics.active.Dec()
 	var vh *VirtualHost
 	if t := g.table.Load(); t != nil {
 		if l := t.listener(h.key); l != nil {

@@ -20,6 +20,8 @@ const (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// active is Envoy's downstream_rq_active: what a drain is waiting for.
+	active prometheus.Gauge
 }
 
 // durationBuckets are Istio's istio_request_duration_milliseconds buckets, in seconds.
@@ -36,6 +38,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time from request start to the end of the response, by route and status code.",
 			Buckets: durationBuckets,
 		}, []string{"route", "code"})),
+		active: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gatehouse_downstream_requests_active",
+			Help: "Requests the gateway is serving now (Envoy's downstream_rq_active).",
+		})),
 	}
 }
 
