@@ -156,7 +156,9 @@ func run(t *testing.T, dir string, serverPort int) *gatehouse {
 	return g
 }
 
-func (g *gatehouse) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", g.http, path) }
+func (g *gatehouse) url(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", g.http, path)
+}
 
 // stop sends SIGTERM and waits for the exit status.
 func (g *gatehouse) stop() error {
