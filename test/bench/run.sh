@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# `make bench`: Gatehouse against nginx as a plain HTTP reverse proxy to the same demo backend,
+# both driven by wrk with the same parameters on this machine, plus a reload-under-load check.
+# Installs its own peers (nginx, wrk) from Debian. Appends the results to RESULTS.md beside it.
+#
+#   bash test/bench/run.sh bin/gatehouse
+#
+# BENCH_DURATION (whole seconds, default 20s), BENCH_CONNECTIONS (64) and BENCH_THREADS (2) tune the wrk runs.
+set -euo pipefail
+
+bin=$(realpath "${1:-bin/gatehouse}")
+here=$(cd "$(dirname "$0")" && pwd)
+duration=${BENCH_DURATION:-20s}
+conns=${BENCH_CONNECTIONS:-64}
+threads=${BENCH_THREADS:-2}
+warmup=3s
+[[ $duration =~ ^[0-9]+s$ ]] || { echo "bench: BENCH_DURATION must be whole seconds, like 20s" >&2; exit 2; }
+host=bench.local
+
+log() { echo "bench: $*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+install_peers() {
+  local need=()
+  command -v nginx >/dev/null || need+=(nginx-light)
+  command -v wrk >/dev/null || need+=(wrk)
+  [ ${#need[@]} -eq 0 ] && return
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  log "installing ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+tmp=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A loopback port nobody listens on, below the ephemeral range so clients cannot take it.
+used_ports=" "
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [[ $used_ports == *" $p "* ]] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    used_ports+="$p "
+    echo "$p"
+    return
+  done
+}
+
+# wait_http PID URL [curl args...]: polls for a 200 for at most 15s, while process PID lives.
+wait_http() {
+  local pid=$1 url=$2; shift 2
+  local deadline=$((SECONDS + 15))
+  until curl -fsS -o /dev/null --max-time 1 "$@" "$url" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+}
+
+# show_log FILE: the end of a child's log, when something it runs goes wrong.
+show_log() { log "--- last lines of $1"; tail -n 20 "$1" >&2 || true; }
+
+start_backend() { # NAME PORT
+  "$bin" demo-backend --name "$1" --listen "127.0.0.1:$2" >"$tmp/backend-$1.log" 2>&1 &
+  pids+=($!)
+  wait_http $! "http://127.0.0.1:$2/healthz" || { show_log "$tmp/backend-$1.log"; die "backend $1 not up"; }
+}
+
+write_config() { # DIR V1PORT V2PORT
+  cat >"$1/gateway.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bench, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["$host"]
+EOF
+  cat >"$1/backends.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: backend, namespace: bench}
+spec:
+  hosts: [backend.bench.internal]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: $2}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: backend-v2, namespace: bench}
+spec:
+  hosts: [backend-v2.bench.internal]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: $3}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+EOF
+  route "$1" backend
+}
+
+# route DIR DESTINATION: replaces the VirtualService atomically (write a file the watcher
+# ignores, then rename it over the old one), as a config-management tool would.
+route() {
+  cat >"$1/..route.tmp" <<EOF
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bench, namespace: bench}
+spec:
+  hosts: [$host]
+  gateways: [istio-system/bench]
+  http:
+  - route:
+    - destination: {host: $2.bench.internal}
+EOF
+  mv "$1/..route.tmp" "$1/route.yaml"
+}
+
+# wrk_to OUT DURATION PORT: one wrk run, as a child the traps can stop at once.
+wrk_to() {
+  wrk -t"$threads" -c"$conns" -d"$2" --latency -H "Host: $host" "http://127.0.0.1:$3/headers" >"$1" &
+  pids+=($!)
+  wait $! || die "wrk against port $3 failed"
+}
+
+# wrk_run NAME PORT: a warm-up, then the measured run; wrk's report goes to $tmp/NAME.wrk.
+wrk_run() {
+  wrk_to /dev/null "$warmup" "$2"
+  log "measuring $1 ($duration, $threads threads, $conns connections)"
+  wrk_to "$tmp/$1.wrk" "$duration" "$2"
+}
+
+# wrk_stats FILE: "requests/s p99-ms non-2xx socket-errors" from a wrk --latency report.
+wrk_stats() {
+  awk '
+    function ms(v) {
+      if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+      if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+      if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
+      if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
+      return v + 0
+    }
+    /^Requests\/sec:/ { rps = $2 }
+    /^ +99%/ { p99 = ms($2) }
+    /Non-2xx or 3xx responses:/ { non2xx = $NF }
+    /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
+    END { printf "%.0f %.2f %d %d\n", rps, p99, non2xx, errs }
+  ' "$1"
+}
+
+# backend_of PORT: the name of the demo backend that answered through a proxy on PORT.
+backend_of() {
+  curl -fsS -D - -o /dev/null --max-time 2 -H "Host: $host" "http://127.0.0.1:$1/headers" |
+    awk -F': *' 'tolower($1) == "x-backend-name" { sub(/\r$/, "", $2); print $2 }'
+}
+
+check_proxy() { # NAME PORT PID
+  wait_http "$3" "http://127.0.0.1:$2/headers" -H "Host: $host" || die "$1 does not proxy /headers"
+  [ "$(backend_of "$2")" = v1 ] || die "$1 answered, but not from backend v1"
+}
+
+reloads_ok() {
+  curl -fsS "http://127.0.0.1:$stats_port/stats/prometheus" |
+    awk '/^gatehouse_config_reloads_total\{.*result="ok"/ { n += $NF } END { printf "%d\n", n }'
+}
+
+# cpu_busy: how busy all cores are over one second, from /proc/stat ("12%").
+cpu_busy() {
+  local a b
+  a=$(head -1 /proc/stat); sleep 1; b=$(head -1 /proc/stat)
+  printf '%s\n%s\n' "$a" "$b" | awk '
+    { idle[NR] = $5 + $6; total[NR] = 0; for (i = 2; i <= NF; i++) total[NR] += $i }
+    END { t = total[2] - total[1]; printf "%.0f%%\n", (t > 0 ? 100 * (1 - (idle[2] - idle[1]) / t) : 0) }'
+}
+
+install_peers
+busy_at_start=$(cpu_busy) # other work on the machine skews every figure
+chmod 755 "$tmp" # nginx workers run as an unprivileged user and read their prefix
+
+v1_port=$(free_port) v2_port=$(free_port) gw_port=$(free_port) nginx_port=$(free_port)
+status_port=$(free_port) stats_port=$(free_port) admin_port=$(free_port)
+
+start_backend v1 "$v1_port"
+start_backend v2 "$v2_port"
+
+cfg="$tmp/config"
+mkdir -p "$cfg" "$tmp/data"
+write_config "$cfg" "$v1_port" "$v2_port"
+"$bin" validate "$cfg" || die "gatehouse validate rejected the bench config"
+"$bin" run --config "$cfg" --data "$tmp/data" --bind 127.0.0.1 --port-map "80=$gw_port" \
+  --status-port "$status_port" --stats-port "$stats_port" --admin-port "$admin_port" \
+  >"$tmp/gatehouse.log" 2>&1 &
+gatehouse_pid=$!
+pids+=("$gatehouse_pid")
+wait_http "$gatehouse_pid" "http://127.0.0.1:$status_port/healthz/ready" || { show_log "$tmp/gatehouse.log"; die "gatehouse not ready"; }
+
+sed -e "s|@PREFIX@|$tmp/nginx|g" -e "s|@LISTEN@|127.0.0.1:$nginx_port|" \
+  -e "s|@UPSTREAM@|127.0.0.1:$v1_port|" "$here/nginx.conf.tmpl" >"$tmp/nginx.conf"
+mkdir -p "$tmp/nginx"
+nginx -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx.conf" -t -q || die "nginx config rejected"
+nginx -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx.conf" -g 'daemon off;' &
+nginx_pid=$!
+pids+=("$nginx_pid")
+
+# Both proxies must reach backend v1 before anything is measured.
+check_proxy gatehouse "$gw_port" "$gatehouse_pid"
+check_proxy nginx "$nginx_port" "$nginx_pid"
+
+wrk_run backend "$v1_port"
+wrk_run nginx "$nginx_port"
+wrk_run gatehouse "$gw_port"
+
+# Reload under load: the VirtualService flips between two equivalent routes every 0.5s.
+log "measuring gatehouse under reloads ($duration, route rewritten every 0.5s)"
+reloads_before=$(reloads_ok)
+(
+  end=$((SECONDS + ${duration%s})) dest=backend-v2 n=0
+  while [ $SECONDS -lt $end ]; do
+    route "$cfg" "$dest"
+    n=$((n + 1))
+    if [ "$dest" = backend ]; then dest=backend-v2; else dest=backend; fi
+    sleep 0.5
+  done
+  echo "$n" >"$tmp/rewrites"
+) &
+writer=$!
+pids+=("$writer")
+wrk_to "$tmp/reload.wrk" "$duration" "$gw_port"
+wait "$writer" || true
+rewrites=$(cat "$tmp/rewrites" 2>/dev/null || echo 0)
+sleep 0.5 # past the watcher's debounce, so the last rewrite is counted
+reloads=$(($(reloads_ok) - reloads_before))
+# After the load, each direction of the flip must take effect: v1 then v2 answering within 5s.
+last_applied=yes
+for b in v1 v2; do
+  if [ $b = v1 ]; then route "$cfg" backend; else route "$cfg" backend-v2; fi
+  deadline=$((SECONDS + 5))
+  until [ "$(backend_of "$gw_port" || true)" = $b ]; do
+    [ $SECONDS -lt $deadline ] || { last_applied=no; break; }
+    sleep 0.1
+  done
+done
+
+read -r b_rps b_p99 b_non b_err < <(wrk_stats "$tmp/backend.wrk")
+read -r n_rps n_p99 n_non n_err < <(wrk_stats "$tmp/nginx.wrk")
+read -r g_rps g_p99 g_non g_err < <(wrk_stats "$tmp/gatehouse.wrk")
+read -r r_rps r_p99 r_non r_err < <(wrk_stats "$tmp/reload.wrk")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+rps_ratio=$(ratio "$g_rps" "$n_rps")
+p99_ratio=$(ratio "$g_p99" "$n_p99")
+
+wrk_version=$(wrk -v 2>&1 | head -1 | awk '{print $2}' || true)
+report=$(
+  cat <<EOF
+
+## $(date -u '+%Y-%m-%d %H:%M UTC')
+
+- command: \`make bench\` (wrk -t$threads -c$conns -d$duration --latency, $warmup warm-up, \`GET /headers\`, \`Host: $host\`)
+- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), Linux $(uname -r), CPU busy with other work at start $busy_at_start
+- versions: $("$bin" version), $(nginx -v 2>&1 | sed 's|nginx version: ||'), wrk $wrk_version, $(go version 2>/dev/null | awk '{print $3}')
+
+| target | requests/s | p99 latency | non-2xx | socket errors |
+|---|---:|---:|---:|---:|
+| backend direct | $b_rps | $b_p99 ms | $b_non | $b_err |
+| nginx → backend | $n_rps | $n_p99 ms | $n_non | $n_err |
+| gatehouse → backend | $g_rps | $g_p99 ms | $g_non | $g_err |
+
+gatehouse / nginx: throughput **$rps_ratio**, p99 latency **$p99_ratio** (above 1 means gatehouse is slower).
+
+Reload under load: $r_rps requests/s, p99 $r_p99 ms, **$r_non non-2xx**, **$r_err socket errors**, $rewrites rewrites, $reloads successful reloads (\`gatehouse_config_reloads_total{result="ok"}\`; rewrites that land within the 100ms watch debounce count once), rewrites applied afterwards: $last_applied.
+EOF
+)
+echo "$report"
+results="$here/RESULTS.md"
+[ -f "$results" ] || echo "# Benchmark results" >"$results"
+echo "$report" >>"$results"
+log "appended to $results"
+
+if [ "$r_non" -ne 0 ] || [ "$r_err" -ne 0 ] || [ "$last_applied" != yes ] || [ "$reloads" -eq 0 ]; then
+  die "reload under load: $r_non non-2xx, $r_err socket errors, $reloads reloads, last applied: $last_applied"
+fi
