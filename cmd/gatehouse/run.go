@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -174,9 +175,13 @@ func statsMux(reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
-// adminMux is loopback-only: it shows the effective config (never Secret data).
+// adminMux is loopback-only: it shows the effective config (never Secret data) and Go's
+// profiles under /debug/pprof/.
 func adminMux(w *policy.Watcher) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/config", func(rw http.ResponseWriter, _ *http.Request) {
 		b, err := policy.DebugJSON(w.Current())
 		if err != nil {
