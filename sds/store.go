@@ -1,72 +1,215 @@
 package sds
 
 import (
+	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Store holds credentials by "namespace/name", grouped by the source that supplied them, so one
-// source's update never disturbs another's.
+// StoreOptions configure a Store; the zero value is usable.
+type StoreOptions struct {
+	Logger *slog.Logger
+	// Registerer gets the credential metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Now is the clock for validity checks (tests fake it); nil is time.Now.
+	Now func() time.Time
+}
+
+// Store holds credentials by name, fed by sources (config-dir Secrets, files, later Kubernetes
+// and the CA). Each source's items replace only that source's previous items. A source's data is
+// parsed on arrival: an invalid item is rejected with a precise error and the last good credential
+// of that name keeps serving. The Store does not care where a credential came from.
 type Store struct {
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *storeMetrics
+
 	mu      sync.Mutex
-	sources map[string]map[string]map[string][]byte
+	sources map[string]map[string]map[string][]byte // source -> name -> raw data
+	raw     map[string]map[string][]byte            // the merged raw view last parsed
+	creds   map[string]*Credential                  // name -> last good credential
+	errs    map[string]error                        // name -> why its current data is rejected
 	version uint64
-	view    map[string]map[string][]byte
 	watch   chan struct{} // closed and replaced on every change
 }
 
 // NewStore returns an empty store.
-func NewStore() *Store {
-	return &Store{sources: map[string]map[string]map[string][]byte{}, view: map[string]map[string][]byte{}, watch: make(chan struct{})}
+func NewStore(opts StoreOptions) *Store {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Store{
+		log: opts.Logger.With("component", "sds"), now: opts.Now,
+		sources: map[string]map[string]map[string][]byte{},
+		raw:     map[string]map[string][]byte{},
+		creds:   map[string]*Credential{},
+		errs:    map[string]error{},
+		watch:   make(chan struct{}),
+	}
+	s.metrics = newStoreMetrics(opts.Registerer, s)
+	return s
 }
 
-// ReplaceSource replaces everything a source supplied with secrets (keyed "namespace/name").
-// A later source does not override an earlier one's entry of the same name: sources are merged in
-// name order, first wins, so the result does not depend on update timing.
-func (s *Store) ReplaceSource(source string, secrets map[string]map[string][]byte) {
+// ReplaceSource replaces everything a source supplied with items keyed by credential name
+// ("namespace/name" for Secrets, "file-cert:<cert>~<key>" or "file-root:<ca>" for files), each
+// holding Secret-style data (tls.crt, tls.key, ca.crt, ca.crl or cert, key, cacert, crl).
+// Sources merge in name order and the first source to supply a name keeps it, so the result does
+// not depend on update timing.
+func (s *Store) ReplaceSource(source string, items map[string]map[string][]byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if maps.EqualFunc(s.sources[source], secrets, func(a, b map[string][]byte) bool {
-		return maps.EqualFunc(a, b, func(x, y []byte) bool { return string(x) == string(y) })
-	}) && s.sources[source] != nil {
+	if prev, ok := s.sources[source]; ok && maps.EqualFunc(prev, items, sameData) {
 		return
 	}
-	s.sources[source] = secrets
-	view := map[string]map[string][]byte{}
-	names := slices.Sorted(maps.Keys(s.sources))
-	for _, src := range names {
-		for k, v := range s.sources[src] {
-			if _, taken := view[k]; !taken {
-				view[k] = v
+	s.sources[source] = items
+	merged := map[string]map[string][]byte{}
+	for _, src := range slices.Sorted(maps.Keys(s.sources)) {
+		for name, data := range s.sources[src] {
+			if _, taken := merged[name]; !taken {
+				merged[name] = data
 			}
 		}
 	}
-	s.view = view
-	s.version++
-	close(s.watch)
-	s.watch = make(chan struct{})
+	changed := false
+	for name, data := range merged {
+		if prev, ok := s.raw[name]; ok && sameData(prev, data) {
+			continue
+		}
+		changed = s.ingest(name, data) || changed
+	}
+	for name := range s.raw {
+		if _, ok := merged[name]; !ok {
+			delete(s.errs, name)
+			if _, had := s.creds[name]; had {
+				delete(s.creds, name)
+				s.log.Info("credential removed", "name", name)
+				changed = true
+			}
+		}
+	}
+	s.raw = merged
+	if changed {
+		s.version++
+		close(s.watch)
+		s.watch = make(chan struct{})
+	}
 }
 
-// Get returns the data of a secret "namespace/name". The returned map must not be modified.
-func (s *Store) Get(name string) (map[string][]byte, bool) {
+// ingest parses one item; it reports whether the credential in force changed. Called with mu held.
+func (s *Store) ingest(name string, data map[string][]byte) bool {
+	c, warnings, err := ParseSecret(data, s.now())
+	if err != nil {
+		s.errs[name] = err
+		s.metrics.rejected.WithLabelValues(name).Inc()
+		if _, ok := s.creds[name]; ok {
+			s.log.Error("credential rejected; the last good one keeps serving", "name", name, "error", err)
+		} else {
+			s.log.Error("credential rejected", "name", name, "error", err)
+		}
+		return false
+	}
+	delete(s.errs, name)
+	for _, w := range warnings {
+		s.log.Warn("credential loaded with a problem", "name", name, "problem", w)
+	}
+	c.Name, c.Version = name, s.version+1
+	prev, rotated := s.creds[name]
+	s.creds[name] = c
+	if rotated {
+		s.metrics.rotations.WithLabelValues(name).Inc()
+		s.log.Info("credential rotated", "name", name, "serial", c.Serial(), "previous", prev.Serial(), "notAfter", c.NotAfter())
+	} else {
+		s.log.Info("credential loaded", "name", name, "serial", c.Serial(), "notAfter", c.NotAfter())
+	}
+	return true
+}
+
+func sameData(a, b map[string][]byte) bool {
+	return maps.EqualFunc(a, b, func(x, y []byte) bool { return string(x) == string(y) })
+}
+
+// Get returns the credential in force under a Store name.
+func (s *Store) Get(name string) (*Credential, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.view[name]
-	return d, ok
+	c, ok := s.creds[name]
+	return c, ok
 }
 
-// Names lists the secrets held, sorted.
+// Rejected returns why a name's current data was rejected, nil when it was not.
+func (s *Store) Rejected(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.errs[name]
+}
+
+// Names lists the credentials in force, sorted.
 func (s *Store) Names() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.view))
+	return slices.Sorted(maps.Keys(s.creds))
 }
 
-// Version returns the store version, which increases with every change, and a channel that is
-// closed at the next change.
+// Credentials returns the credentials in force, sorted by name.
+func (s *Store) Credentials() []*Credential {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Credential, 0, len(s.creds))
+	for _, n := range slices.Sorted(maps.Keys(s.creds)) {
+		out = append(out, s.creds[n])
+	}
+	return out
+}
+
+// Version returns the store version, which increases with every change to the credentials in
+// force, and a channel that is closed at the next change.
 func (s *Store) Version() (uint64, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.version, s.watch
+}
+
+// Istio's SDS resource names.
+const (
+	KubernetesPrefix = "kubernetes://"
+	FileCertPrefix   = "file-cert:"
+	FileRootPrefix   = "file-root:"
+	CACertSuffix     = "-cacert"
+)
+
+// StoreName maps an SDS resource name, as a proxy in namespace ns asks for it, or a Gateway
+// credentialName, to the Store name that holds it: "kubernetes://x" and "x" are "ns/x"; file
+// resource names are their own Store names.
+func StoreName(ns, resource string) string {
+	if strings.HasPrefix(resource, FileCertPrefix) || strings.HasPrefix(resource, FileRootPrefix) {
+		return resource
+	}
+	return ns + "/" + strings.TrimPrefix(resource, KubernetesPrefix)
+}
+
+// Resolve returns the credential an SDS resource name means for a proxy in namespace ns, with
+// Istio's rule for "<name>-cacert": the Secret of that name if it exists, else the CA (ca.crt or
+// cacert) of Secret <name>, as a trust-only credential.
+func (s *Store) Resolve(ns, resource string) (*Credential, bool) {
+	name := StoreName(ns, resource)
+	if c, ok := s.Get(name); ok {
+		return c, true
+	}
+	base, isCA := strings.CutSuffix(name, CACertSuffix)
+	if !isCA || strings.HasPrefix(name, FileCertPrefix) || strings.HasPrefix(name, FileRootPrefix) {
+		return nil, false
+	}
+	c, ok := s.Get(base)
+	if !ok || c.Roots == nil {
+		return nil, false
+	}
+	return &Credential{Name: name, Version: c.Version, Roots: c.Roots, RootCerts: c.RootCerts, RootsPEM: c.RootsPEM, CRL: c.CRL, CRLPEM: c.CRLPEM}, true
 }

@@ -82,7 +82,7 @@ func run(ctx context.Context, f runFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store := sds.NewStore()
+	store := sds.NewStore(sds.StoreOptions{Logger: log, Registerer: reg})
 	watcher := policy.NewWatcher(f.config, policy.WatchOptions{
 		Load:        policy.LoadOptions{Workload: workload, MeshNamespace: f.meshNamespace},
 		Logger:      log,
