@@ -142,16 +142,32 @@ type gatehouse struct {
 	*process
 	config                     string
 	http, status, stats, admin int
+	// ports maps each Gateway server port given to run to the port it listens on.
+	ports map[int]int
 }
 
 // run starts `gatehouse run` on dir with the Gateway server port `serverPort` mapped to a free
 // port, and waits until it is ready.
-func run(t *testing.T, dir string, serverPort int) *gatehouse {
+func run(t *testing.T, dir string, serverPort int, extra ...string) *gatehouse {
 	t.Helper()
-	g := &gatehouse{config: dir, http: freePort(t), status: freePort(t), stats: freePort(t), admin: freePort(t)}
-	g.process = start(t, "run", "--config", dir, "--data", t.TempDir(), "--bind", "127.0.0.1",
-		"--port-map", fmt.Sprintf("%d=%d", serverPort, g.http),
-		"--status-port", fmt.Sprint(g.status), "--stats-port", fmt.Sprint(g.stats), "--admin-port", fmt.Sprint(g.admin))
+	return runPorts(t, dir, []int{serverPort}, extra...)
+}
+
+// runPorts is run with several Gateway server ports, each mapped to a free port; the first is
+// g.http.
+func runPorts(t *testing.T, dir string, serverPorts []int, extra ...string) *gatehouse {
+	t.Helper()
+	g := &gatehouse{config: dir, status: freePort(t), stats: freePort(t), admin: freePort(t), ports: map[int]int{}}
+	var mapping []string
+	for _, p := range serverPorts {
+		g.ports[p] = freePort(t)
+		mapping = append(mapping, fmt.Sprintf("%d=%d", p, g.ports[p]))
+	}
+	g.http = g.ports[serverPorts[0]]
+	args := append([]string{"run", "--config", dir, "--data", t.TempDir(), "--bind", "127.0.0.1",
+		"--port-map", strings.Join(mapping, ","),
+		"--status-port", fmt.Sprint(g.status), "--stats-port", fmt.Sprint(g.stats), "--admin-port", fmt.Sprint(g.admin)}, extra...)
+	g.process = start(t, args...)
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz/ready", g.status), 200)
 	return g
 }
