@@ -89,6 +89,7 @@ func run(ctx context.Context, f runFlags) error {
 		Credentials: store,
 		Registerer:  reg,
 	})
+	files := sds.NewFileSource(store, sds.FileSourceOptions{Logger: log})
 	gw := gateway.New(gateway.Options{
 		Logger:      log,
 		Registerer:  reg,
@@ -104,7 +105,7 @@ func run(ctx context.Context, f runFlags) error {
 	servers := []*http.Server{
 		newServer(":"+strconv.Itoa(f.statusPort), readinessMux(ready)),
 		newServer(":"+strconv.Itoa(f.statsPort), statsMux(reg)),
-		newServer(net.JoinHostPort("127.0.0.1", strconv.Itoa(f.adminPort)), adminMux(watcher)),
+		newServer(net.JoinHostPort("127.0.0.1", strconv.Itoa(f.adminPort)), adminMux(watcher, store)),
 	}
 	for _, s := range servers {
 		ln, err := net.Listen("tcp", s.Addr)
@@ -116,8 +117,13 @@ func run(ctx context.Context, f runFlags) error {
 
 	watchDone := make(chan error, 1)
 	go func() { watchDone <- watcher.Run(ctx) }()
+	filesDone := make(chan error, 1)
+	go func() { filesDone <- files.Run(ctx) }()
 	go func() {
 		for snap := range watcher.Subscribe(ctx) {
+			// Files named by Gateways are read before the gateway compiles, so their
+			// credentials are in the Store when the new servers start handshaking.
+			files.Want(sds.WantedFiles(snap, workload))
 			if err := gw.Apply(snap); err != nil {
 				log.Error("gateway kept its previous config", "version", snap.Version, "error", err)
 			}
@@ -128,6 +134,10 @@ func run(ctx context.Context, f runFlags) error {
 	select {
 	case <-ctx.Done():
 	case err := <-watchDone:
+		if err != nil {
+			return err
+		}
+	case err := <-filesDone:
 		if err != nil {
 			return err
 		}
@@ -175,21 +185,27 @@ func statsMux(reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
-// adminMux is loopback-only: it shows the effective config (never Secret data) and Go's
-// profiles under /debug/pprof/.
-func adminMux(w *policy.Watcher) http.Handler {
+// adminMux is loopback-only: it shows the effective config and the credentials in force (never
+// Secret data or keys) and Go's profiles under /debug/pprof/.
+func adminMux(w *policy.Watcher, store *sds.Store) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/debug/config", func(rw http.ResponseWriter, _ *http.Request) {
-		b, err := policy.DebugJSON(w.Current())
+	mux.Handle("/debug/config", jsonHandler(func() ([]byte, error) { return policy.DebugJSON(w.Current()) }))
+	mux.Handle("/debug/certs", jsonHandler(func() ([]byte, error) { return sds.DebugCertsJSON(store) }))
+	return mux
+}
+
+// jsonHandler serves what render returns, rendered per request.
+func jsonHandler(render func() ([]byte, error)) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		b, err := render()
 		if err != nil {
-			http.Error(rw, "cannot render config", http.StatusInternalServerError)
+			http.Error(rw, "cannot render", http.StatusInternalServerError)
 			return
 		}
 		rw.Header().Set("Content-Type", "application/json")
 		_, _ = rw.Write(b)
 	})
-	return mux
 }
