@@ -34,6 +34,8 @@ type runFlags struct {
 	statsPort  int
 	adminPort  int
 	logLevel   string
+	xdsListen  string
+	sdsSocket  string
 }
 
 func newRunCmd() *cobra.Command {
@@ -56,6 +58,8 @@ func newRunCmd() *cobra.Command {
 	fl.IntVar(&f.statsPort, "stats-port", 15090, "port for /stats/prometheus (all addresses)")
 	fl.IntVar(&f.adminPort, "admin-port", 15000, "loopback port for /debug/config")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.xdsListen, "xds-listen", "127.0.0.1:15010", "xDS/SDS for co-located proxies: a loopback host:port or unix:///path (plaintext)")
+	fl.StringVar(&f.sdsSocket, "sds-socket", "", "also serve xDS/SDS on this Unix socket, e.g. unix:///var/run/gatehouse/sds.sock")
 	_ = cmd.MarkFlagRequired("config")
 	f.workloadFlags.register(cmd)
 	return cmd
@@ -99,6 +103,15 @@ func run(ctx context.Context, f runFlags) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+
+	// The one xDS server: SDS for any Envoy (and `gatehouse gateway --sds`) reads the same Store
+	// the in-process gateway does.
+	xds := sds.NewServer(store, sds.ServerOptions{Logger: log, Registerer: reg, Namespace: workload.Namespace})
+	stopXDS, err := serveXDS(ctx, xds, log, f.xdsListen, f.sdsSocket)
+	if err != nil {
+		return fmt.Errorf("xDS: %w", err)
+	}
+	defer stopXDS()
 
 	var draining atomic.Bool
 	ready := func() bool { return !draining.Load() && gw.Ready() }

@@ -140,8 +140,8 @@ func backend(t *testing.T, name string) int {
 // gatehouse is a running `gatehouse run` with its ports.
 type gatehouse struct {
 	*process
-	config                     string
-	http, status, stats, admin int
+	config                          string
+	http, status, stats, admin, xds int
 	// ports maps each Gateway server port given to run to the port it listens on.
 	ports map[int]int
 }
@@ -157,7 +157,7 @@ func run(t *testing.T, dir string, serverPort int, extra ...string) *gatehouse {
 // g.http.
 func runPorts(t *testing.T, dir string, serverPorts []int, extra ...string) *gatehouse {
 	t.Helper()
-	g := &gatehouse{config: dir, status: freePort(t), stats: freePort(t), admin: freePort(t), ports: map[int]int{}}
+	g := &gatehouse{config: dir, status: freePort(t), stats: freePort(t), admin: freePort(t), xds: freePort(t), ports: map[int]int{}}
 	var mapping []string
 	for _, p := range serverPorts {
 		g.ports[p] = freePort(t)
@@ -166,7 +166,8 @@ func runPorts(t *testing.T, dir string, serverPorts []int, extra ...string) *gat
 	g.http = g.ports[serverPorts[0]]
 	args := append([]string{"run", "--config", dir, "--data", t.TempDir(), "--bind", "127.0.0.1",
 		"--port-map", strings.Join(mapping, ","),
-		"--status-port", fmt.Sprint(g.status), "--stats-port", fmt.Sprint(g.stats), "--admin-port", fmt.Sprint(g.admin)}, extra...)
+		"--status-port", fmt.Sprint(g.status), "--stats-port", fmt.Sprint(g.stats), "--admin-port", fmt.Sprint(g.admin),
+		"--xds-listen", fmt.Sprintf("127.0.0.1:%d", g.xds)}, extra...)
 	g.process = start(t, args...)
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz/ready", g.status), 200)
 	return g
