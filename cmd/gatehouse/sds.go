@@ -2,36 +2,23 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"os"
 	"os/signal"
-	"strconv"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/sds"
 )
 
 type sdsFlags struct {
-	workloadFlags
-	config     string
-	listen     string
-	statusPort int
-	statsPort  int
-	adminPort  int
-	logLevel   string
+	processFlags
+	listen string
 }
 
 func newSDSCmd() *cobra.Command {
@@ -48,84 +35,40 @@ func newSDSCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSDS(cmd.Context(), f) },
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "config directory (required)")
-	fl.StringVar(&f.listen, "listen", "127.0.0.1:15010", "xDS address: a loopback host:port or unix:///path")
-	fl.IntVar(&f.statusPort, "status-port", 15021, "port for /healthz/ready (all addresses)")
-	fl.IntVar(&f.statsPort, "stats-port", 15090, "port for /stats/prometheus (all addresses)")
-	fl.IntVar(&f.adminPort, "admin-port", 15000, "loopback port for /debug/config and /debug/certs")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	_ = cmd.MarkFlagRequired("config")
-	f.workloadFlags.register(cmd)
+	f.processFlags.register(cmd)
+	cmd.Flags().StringVar(&f.listen, "listen", "127.0.0.1:15010", "xDS address: a loopback host:port or unix:///path")
 	return cmd
 }
 
 func runSDS(ctx context.Context, f sdsFlags) error {
-	log, err := commandLogger(f.logLevel)
+	p, err := newProcess(f.processFlags, true)
 	if err != nil {
 		return err
 	}
-	workload, err := f.workload()
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	store := sds.NewStore(sds.StoreOptions{Logger: log, Registerer: reg})
-	watcher := policy.NewWatcher(f.config, policy.WatchOptions{
-		Load:        policy.LoadOptions{Workload: workload, MeshNamespace: f.meshNamespace},
-		Logger:      log,
-		Credentials: store,
-		Registerer:  reg,
-	})
-	files := sds.NewFileSource(store, sds.FileSourceOptions{Logger: log})
-	xds := sds.NewServer(store, sds.ServerOptions{Logger: log, Registerer: reg, Namespace: workload.Namespace})
-
+	files := sds.NewFileSource(p.store, sds.FileSourceOptions{Logger: p.log})
+	xds := sds.NewServer(p.store, sds.ServerOptions{Logger: p.log, Registerer: p.reg, Namespace: p.workload.Namespace})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	stopXDS, err := serveXDS(ctx, xds, log, f.listen)
+	stopXDS, err := serveXDS(ctx, xds, p.log, f.listen)
 	if err != nil {
 		return err
 	}
 	defer stopXDS()
-
-	var draining atomic.Bool
-	ready := func() bool { return !draining.Load() && watcher.Current() != nil }
-	servers := []*http.Server{
-		newServer(":"+strconv.Itoa(f.statusPort), readinessMux(ready)),
-		newServer(":"+strconv.Itoa(f.statsPort), statsMux(reg)),
-		newServer(net.JoinHostPort("127.0.0.1", strconv.Itoa(f.adminPort)), adminMux(watcher, store)),
+	if err := p.serveStatus(func() bool { return p.watcher.Current() != nil }); err != nil {
+		return err
 	}
-	for _, s := range servers {
-		ln, err := net.Listen("tcp", s.Addr)
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", s.Addr, err)
-		}
-		go func() { _ = s.Serve(ln) }()
-		defer s.Close()
-	}
-
-	watchDone := make(chan error, 1)
-	go func() { watchDone <- watcher.Run(ctx) }()
-	filesDone := make(chan error, 1)
-	go func() { filesDone <- files.Run(ctx) }()
+	defer p.closeStatus()
 	go func() {
-		for snap := range watcher.Subscribe(ctx) {
-			files.Want(sds.WantedFiles(snap, workload))
+		for snap := range p.watcher.Subscribe(ctx) {
+			files.Want(sds.WantedFiles(snap, p.workload))
 		}
 	}()
-	log.Info("gatehouse sds started", "version", version, "config", f.config, "listen", f.listen,
+	p.log.Info("gatehouse sds started", "version", version, "config", f.config, "listen", f.listen,
 		"status", f.statusPort, "stats", f.statsPort, "admin", f.adminPort)
-
-	select {
-	case <-ctx.Done():
-	case err = <-watchDone:
-	case err = <-filesDone:
-	}
-	draining.Store(true)
-	log.Info("stopped")
+	err = runAll(ctx, p.watcher.Run, files.Run)
+	p.draining.Store(true)
+	p.log.Info("stopped")
 	return err
 }
 
@@ -176,13 +119,4 @@ func newXDSGRPCServer() *grpc.Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	)
-}
-
-// commandLogger is the text logger on stderr every command uses.
-func commandLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }

@@ -66,11 +66,10 @@ data:
 			}
 		}
 	})
-	sf := sdsFlags{config: dir, listen: socket, logLevel: "error"}
-	sf.workloadFlags = defaultWorkloadFlags()
+	common := processFlags{config: dir, logLevel: "error", workloadFlags: defaultWorkloadFlags()}
+	sf := sdsFlags{processFlags: common, listen: socket}
 	go func() { sdsDone <- runSDS(ctx, sf) }()
-	gf := gatewayFlags{config: dir, sdsAddr: socket, portMap: "443=" + strconv.Itoa(port), bind: "127.0.0.1", logLevel: "error"}
-	gf.workloadFlags = defaultWorkloadFlags()
+	gf := gatewayCmdFlags{processFlags: common, gatewayFlags: gatewayFlags{portMap: "443=" + strconv.Itoa(port), bind: "127.0.0.1"}, sdsAddr: socket}
 	go func() { gwDone <- runGateway(ctx, gf) }()
 
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
