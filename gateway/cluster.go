@@ -13,7 +13,8 @@ type Cluster struct {
 	// ServiceEntry is the namespace/name that defines it.
 	ServiceEntry string `yaml:"serviceEntry"`
 	Resolution   string `yaml:"resolution"`
-	// Protocol is HTTP (HTTP/1.1) or HTTP2 (h2c, for HTTP2/GRPC ports).
+	// Protocol is HTTP (HTTP/1.1), HTTP2 (h2c, for HTTP2/GRPC ports) or TCP (TCP, TLS and other
+	// ports that HTTP routes reach as HTTP/1.1).
 	Protocol  string      `yaml:"protocol"`
 	Endpoints []*Endpoint `yaml:"endpoints"`
 }

@@ -26,7 +26,7 @@ func Compile(snap *policy.Snapshot, opts CompileOptions) (*Table, policy.Problem
 	c.indexServiceEntries()
 	c.bindVirtualServices()
 
-	t := &Table{Version: snap.Version, byKey: map[ListenerKey]*Listener{}}
+	t := &Table{Version: snap.Version, ForwardClientCert: forwardClientCertMode(snap), byKey: map[ListenerKey]*Listener{}}
 	groups := map[ListenerKey][]gatewayServer{}
 	var keys []ListenerKey
 	for _, s := range c.selectServers() {
@@ -40,7 +40,8 @@ func Compile(snap *policy.Snapshot, opts CompileOptions) (*Table, policy.Problem
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Bind, b.Bind))
 	})
 	for _, k := range keys {
-		l := c.listener(k, groups[k])
+		l := c.listener(k, c.sameClass(k, groups[k]))
+		l.index()
 		t.Listeners = append(t.Listeners, l)
 		t.byKey[k] = l
 	}
@@ -70,6 +71,7 @@ type gatewayServer struct {
 	gateway *policy.Resource
 	index   int
 	server  *networking.Server
+	class   serverClass
 }
 
 func (s gatewayServer) field(sub string) string {
@@ -80,9 +82,36 @@ func (s gatewayServer) field(sub string) string {
 	return f
 }
 
-// selectServers returns the plaintext HTTP servers of the Gateways whose selector matches the
-// workload, from any namespace (Istio's default, PILOT_SCOPE_GATEWAY_TO_NAMESPACE=false), oldest
-// Gateway first.
+func (s gatewayServer) name() string {
+	return fmt.Sprintf("%s: servers[%d]", s.gateway.NamespacedName(), s.index)
+}
+
+// serverClass is how a port is served. Servers of different classes cannot share a port.
+type serverClass int
+
+const (
+	// classHTTP is plaintext HTTP/1.1 and h2c, as Envoy's codec AUTO serves HTTP, HTTP2, GRPC
+	// and GRPC-WEB servers.
+	classHTTP serverClass = iota + 1
+	// classTLS peeks the ClientHello and selects a filter chain by SNI: HTTPS and TLS servers.
+	classTLS
+	// classTCP proxies bytes: TCP, and the protocols Istio proxies as TCP at a gateway.
+	classTCP
+)
+
+func (k serverClass) String() string {
+	switch k {
+	case classHTTP:
+		return "HTTP"
+	case classTLS:
+		return "TLS"
+	}
+	return "TCP"
+}
+
+// selectServers returns the servers of the Gateways whose selector matches the workload, from
+// any namespace (Istio's default, PILOT_SCOPE_GATEWAY_TO_NAMESPACE=false), oldest Gateway first,
+// leaving out (with a warning) what the gateway cannot serve.
 func (c *compiler) selectServers() []gatewayServer {
 	var out []gatewayServer
 	for _, gw := range c.snap.List(policy.KindGateway) {
@@ -95,14 +124,7 @@ func (c *compiler) selectServers() []gatewayServer {
 			if srv.GetPort() == nil {
 				continue
 			}
-			switch p := strings.ToUpper(srv.GetPort().GetProtocol()); p {
-			case "HTTP", "HTTP2", "GRPC", "GRPC-WEB":
-				// Served as HTTP/1.1 and h2c on one plaintext port, as Envoy's codec AUTO does.
-			case "HTTPS", "TLS":
-				c.problems.warn(gw, s.field("port.protocol"), "%s servers are not served yet: this gateway serves plaintext HTTP only", p)
-				continue
-			default:
-				c.problems.warn(gw, s.field("port.protocol"), "protocol %s is not served by the gateway (plaintext HTTP only)", p)
+			if s.class, ok = c.classify(s); !ok {
 				continue
 			}
 			if strings.HasPrefix(srv.GetBind(), "unix://") {
@@ -113,6 +135,65 @@ func (c *compiler) selectServers() []gatewayServer {
 		}
 	}
 	return out
+}
+
+// classify decides how a server is served; ok=false (after a warning) when it is not.
+func (c *compiler) classify(s gatewayServer) (serverClass, bool) {
+	switch p := strings.ToUpper(s.server.GetPort().GetProtocol()); p {
+	case "HTTP", "HTTP2", "GRPC", "GRPC-WEB":
+		return classHTTP, true
+	case "TCP", "MONGO", "MYSQL", "REDIS":
+		// Istio runs its Mongo, MySQL and Redis filters only behind feature flags that are off by
+		// default: at a gateway these ports are plain TCP proxies.
+		return classTCP, true
+	case "HTTPS", "TLS":
+		switch mode := s.server.GetTls().GetMode(); mode {
+		case networking.ServerTLSSettings_ISTIO_MUTUAL:
+			c.problems.warn(s.gateway, s.field("tls.mode"), "ISTIO_MUTUAL is not yet supported (it needs the mesh CA): server skipped")
+			return 0, false
+		case networking.ServerTLSSettings_AUTO_PASSTHROUGH:
+			c.problems.warn(s.gateway, s.field("tls.mode"), "AUTO_PASSTHROUGH is not supported (it routes by Istio cluster names in the SNI): server skipped")
+			return 0, false
+		}
+		return classTLS, true
+	default:
+		c.problems.warn(s.gateway, s.field("port.protocol"), "protocol %s is not served by the gateway", p)
+		return 0, false
+	}
+}
+
+// sameClass keeps the servers of a port that share the class of its first (oldest) server: one
+// socket cannot be plaintext HTTP, TLS and raw TCP at once.
+func (c *compiler) sameClass(k ListenerKey, servers []gatewayServer) []gatewayServer {
+	out := servers[:1:1]
+	for _, s := range servers[1:] {
+		if s.class != servers[0].class {
+			c.problems.warn(s.gateway, s.field("port"), "port %d is already served as %s by %s (the oldest Gateway wins): this %s server is skipped",
+				k.Port, servers[0].class, servers[0].name(), s.class)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// listener compiles what one port serves.
+func (c *compiler) listener(k ListenerKey, servers []gatewayServer) *Listener {
+	l := &Listener{Bind: k.Bind, Port: k.Port, ListenPort: c.opts.listenPort(k.Port), Protocol: servers[0].class.String()}
+	if servers[0].class == classTCP {
+		l.TCPRoute = c.tcpListenerRoute(k.Port, servers)
+		servers = servers[:1]
+	}
+	for _, s := range servers {
+		l.Servers = append(l.Servers, s.name())
+	}
+	switch servers[0].class {
+	case classHTTP:
+		l.VirtualHosts = c.virtualHosts(k.Port, servers)
+	case classTLS:
+		l.FilterChains = c.filterChains(k.Port, servers)
+	}
+	return l
 }
 
 // bindVirtualServices finds, for every Gateway, the VirtualServices bound to it.

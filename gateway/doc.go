@@ -1,10 +1,13 @@
-// Package gateway owns Gatehouse's data plane for HTTP: it compiles a policy.Snapshot into an
-// immutable routing Table (Gateways selected by this workload's labels, their servers per port,
-// the VirtualServices bound to them, ServiceEntry upstreams), installs it with one atomic swap,
-// keeps one listener per server port alive across reloads, and proxies requests to upstreams
-// over pooled transports, with Envoy's local replies and Istio's routing semantics.
+// Package gateway owns Gatehouse's data plane: it compiles a policy.Snapshot into an immutable
+// routing Table (Gateways selected by this workload's labels, their servers per port, the
+// VirtualServices bound to them, ServiceEntry upstreams), installs it with one atomic swap, and
+// keeps one listener per server port alive across reloads. Plaintext HTTP ports are proxied
+// with Envoy's local replies and Istio's routing semantics; TLS ports peek the ClientHello and
+// select a filter chain by SNI, then terminate (SIMPLE, MUTUAL, OPTIONAL_MUTUAL) and serve HTTP
+// or proxy bytes, or pass the TLS bytes through untouched; TCP ports proxy bytes.
 //
 // It must not touch the config model (package policy decodes and validates; this package only
-// reads Snapshots), Secret data or TLS credentials (served by sds), or authorization decisions
-// (made by authz). Nothing here mutates a published Table.
+// reads Snapshots) or authorization decisions (made by authz). It reads TLS credentials from an
+// sds.Store at handshake time, never changes the store, and never logs key material. Nothing
+// here mutates a published Table.
 package gateway

@@ -22,6 +22,7 @@ type Gateway struct {
 	opts    Options
 	metrics *metrics
 	buffers *bufferPool
+	tickets *ticketKeys
 
 	table    atomic.Pointer[Table]
 	upstream atomic.Pointer[upstream]
@@ -45,6 +46,7 @@ func New(opts Options) *Gateway {
 		opts:      opts,
 		metrics:   newMetrics(opts.Registerer),
 		buffers:   &bufferPool{},
+		tickets:   newTicketKeys(opts.TicketKeyRotation),
 		listeners: map[ListenerKey]*listener{},
 		drain:     policy.DefaultSettings().DrainTimeout.Std(),
 		stop:      make(chan struct{}),
@@ -64,6 +66,9 @@ func (g *Gateway) Apply(snap *policy.Snapshot) error {
 	if err := problems.Err(); err != nil {
 		return fmt.Errorf("gateway: snapshot %d: %w", snap.Version, err)
 	}
+	if g.opts.Credentials == nil && t.terminatesTLS() {
+		g.log.Warn("gateway config", "version", snap.Version, "problem", "TLS servers are configured but the gateway has no credential store: their handshakes fail")
+	}
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -79,7 +84,7 @@ func (g *Gateway) Apply(snap *policy.Snapshot) error {
 	g.table.Store(t)
 	for _, l := range started {
 		g.listeners[l.key] = l
-		l.serve(g.log)
+		l.serve(g)
 	}
 	for k, l := range g.listeners {
 		if t.listener(k) == nil {

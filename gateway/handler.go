@@ -20,9 +20,18 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.metrics.active.Inc()
 	defer g.metrics.active.Dec()
 	var vh *VirtualHost
-	if t := g.table.Load(); t != nil {
-		if l := t.listener(h.key); l != nil {
+	t := g.table.Load()
+	ci := connInfoFrom(r.Context())
+	if t != nil {
+		l := t.listener(h.key)
+		switch {
+		case ci != nil:
+			vh = ci.virtualHost(l, r.Host, w.Header())
+		case l != nil && l.Protocol == "HTTP":
 			vh = l.virtualHost(r.Host)
+		default:
+			// A plaintext connection from before its port became TLS (or went away): drain it.
+			w.Header().Set("Connection", "close")
 		}
 	}
 	if vh == nil {
@@ -31,7 +40,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := requestPath(r)
-	if vh.RequireTLS {
+	if vh.RequireTLS && r.TLS == nil {
 		w.Header().Set("Location", "https://"+r.Host+path+query(r))
 		localReply(w, http.StatusMovedPermanently, "")
 		g.metrics.observe(routeHTTPSRedirect, http.StatusMovedPermanently, start)
@@ -60,7 +69,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() { code = sw.code }()
-		g.forward(sw, r, route, path)
+		g.forward(sw, r, route, path, t.ForwardClientCert, ci)
 	}
 }
 
@@ -75,7 +84,7 @@ func (vh *VirtualHost) route(r *http.Request, path string) *Route {
 }
 
 // forward proxies the request to an endpoint of one of the route's destinations.
-func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, route *Route, path string) {
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, route *Route, path, xfcc string, ci *connInfo) {
 	d := route.pick()
 	if d == nil || d.cluster == nil {
 		// Envoy's "cluster not found": 503 with no body.
@@ -89,7 +98,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	}
 	ep.inflight.Add(1)
 	defer ep.inflight.Add(-1)
-	x := &exchange{route: route, destination: d, endpoint: ep, path: path, downstream: r.Context()}
+	x := &exchange{route: route, destination: d, endpoint: ep, path: path, downstream: r.Context(), xfcc: xfcc, conn: ci}
 	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
 	if route.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -109,7 +118,8 @@ func query(r *http.Request) string {
 // location builds the redirect target from the request, as Envoy's redirect action does: each
 // part not given keeps the request's, and the query is kept unless the new uri has its own.
 func (rd *Redirect) location(r *http.Request, path string) string {
-	scheme := "http"
+	scheme := requestScheme(r)
+	from := scheme
 	changed := rd.Scheme != "" && rd.Scheme != scheme
 	if rd.Scheme != "" {
 		scheme = rd.Scheme
@@ -123,7 +133,7 @@ func (rd *Redirect) location(r *http.Request, path string) string {
 		host = stripPort(host) + ":" + strconv.FormatUint(uint64(rd.Port), 10)
 	case rd.StripPort:
 		host = stripPort(host)
-	case changed && host != stripPort(host) && host[len(stripPort(host)):] == ":80":
+	case changed && host != stripPort(host) && host[len(stripPort(host)):] == ":"+defaultPort(from):
 		// The request's port was the default of the scheme being replaced.
 		host = stripPort(host)
 	}
@@ -136,4 +146,19 @@ func (rd *Redirect) location(r *http.Request, path string) string {
 		}
 	}
 	return scheme + "://" + host + rd.URI + query(r)
+}
+
+// requestScheme is the scheme the client used to reach the gateway.
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func defaultPort(scheme string) string {
+	if scheme == "https" {
+		return "443"
+	}
+	return "80"
 }

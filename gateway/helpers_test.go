@@ -35,6 +35,7 @@ func echo(name string) http.Handler {
 		h.Set("X-Seen-Forwarded-Proto", r.Header.Get("X-Forwarded-Proto"))
 		h.Set("X-Seen-Request-Id", r.Header.Get("X-Request-Id"))
 		h.Set("X-Seen-Proto", r.Proto)
+		h.Set("X-Seen-Xfcc", r.Header.Get("X-Forwarded-Client-Cert"))
 		_, _ = io.WriteString(w, name)
 	})
 }
@@ -115,16 +116,21 @@ func startGateway(t *testing.T, snap *policy.Snapshot, ports ...uint32) *testGat
 	return g
 }
 
-// newTestGateway returns a Gateway on loopback that has applied nothing yet.
-func newTestGateway(t *testing.T, portMap map[uint32]uint32) *testGateway {
+// newTestGateway returns a Gateway on loopback that has applied nothing yet; opts, when given,
+// adjust its Options.
+func newTestGateway(t *testing.T, portMap map[uint32]uint32, opts ...func(*Options)) *testGateway {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	g := New(Options{
+	o := Options{
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registerer:  reg,
 		BindAddress: "127.0.0.1",
 		Compile:     CompileOptions{PortMap: portMap},
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	g := New(o)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

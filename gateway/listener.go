@@ -20,14 +20,20 @@ const (
 	idleTimeout       = time.Hour
 )
 
-// listener is one bound port and its HTTP server.
+// listener is one bound port. Its accept loop looks at the current Table for every connection:
+// a plaintext HTTP port hands it to the listener's http.Server at once; a TLS port peeks the
+// ClientHello and terminates (handing HTTP to the same server) or passes through; a TCP port
+// proxies. A port that changes class across reloads keeps its socket.
 type listener struct {
-	key      ListenerKey
-	addr     string
-	ln       net.Listener
-	srv      *http.Server
-	done     chan struct{} // closed when Serve returns
-	stopping atomic.Bool
+	key        ListenerKey
+	addr       string
+	ln         net.Listener
+	srv        *http.Server
+	handoff    *handoff
+	conns      *connSet
+	acceptDone chan struct{} // closed when the accept loop returns
+	serveDone  chan struct{} // closed when the http.Server's Serve returns
+	stopping   atomic.Bool
 }
 
 func (g *Gateway) newListener(tl *Listener) (*listener, error) {
@@ -43,31 +49,41 @@ func (g *Gateway) newListener(tl *Listener) (*listener, error) {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
+	// HTTP/2 over TLS, for connections whose handshake negotiated h2.
+	protocols.SetHTTP2(true)
 	key := tl.Key()
 	return &listener{
-		key:  key,
-		addr: ln.Addr().String(),
-		ln:   ln,
+		key:     key,
+		addr:    ln.Addr().String(),
+		ln:      ln,
+		handoff: newHandoff(ln.Addr()),
+		conns:   newConnSet(),
 		srv: &http.Server{
 			Handler:           &listenerHandler{g: g, key: key},
 			Protocols:         protocols,
 			MaxHeaderBytes:    maxHeaderBytes,
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       idleTimeout,
+			ConnContext:       connContext,
 			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		},
-		done: make(chan struct{}),
+		acceptDone: make(chan struct{}),
+		serveDone:  make(chan struct{}),
 	}, nil
 }
 
-// serve accepts on the listener in a goroutine that ends when the listener is shut down.
-func (l *listener) serve(log *slog.Logger) {
+// serve starts the accept loop and the http.Server; both end when the listener is shut down.
+func (l *listener) serve(g *Gateway) {
 	go func() {
-		defer close(l.done)
-		err := l.srv.Serve(l.ln)
+		defer close(l.serveDone)
+		err := l.srv.Serve(l.handoff)
 		if err != nil && !errors.Is(err, http.ErrServerClosed) && !l.stopping.Load() {
-			log.Error("gateway listener stopped", "address", l.addr, "error", err)
+			g.log.Error("gateway listener stopped", "address", l.addr, "error", err)
 		}
+	}()
+	go func() {
+		defer close(l.acceptDone)
+		g.accept(l)
 	}()
 }
 
@@ -77,20 +93,26 @@ func (l *listener) closeSocket() {
 	_ = l.ln.Close()
 }
 
-// shutdown stops accepting, waits for in-flight requests until ctx ends, then closes the
-// connections still open.
+// shutdown stops accepting, waits for in-flight requests and proxied connections until ctx
+// ends, then closes the connections still open.
 func (l *listener) shutdown(ctx context.Context) error {
-	l.stopping.Store(true)
+	l.closeSocket()
+	<-l.acceptDone
 	err := l.srv.Shutdown(ctx)
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
 	if err != nil {
 		_ = l.srv.Close()
-		err = fmt.Errorf("listener %s: %w", l.addr, err)
 	}
-	// Serve may not have started tracking the socket when Shutdown ran.
-	_ = l.ln.Close()
-	<-l.done
-	return err
+	if cerr := l.conns.shutdown(ctx); cerr != nil && err == nil {
+		err = cerr
+	}
+	// Serve may not have started tracking the handoff when Shutdown ran.
+	_ = l.handoff.Close()
+	<-l.serveDone
+	if err != nil {
+		return fmt.Errorf("listener %s: %w", l.addr, err)
+	}
+	return nil
 }

@@ -1,7 +1,7 @@
 package gateway
 
 import (
-	"fmt"
+	"cmp"
 	"slices"
 	"strings"
 
@@ -10,31 +10,30 @@ import (
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
-// listener merges the servers that share a port into virtual hosts, one per host name, as
-// Istio's gateway route configuration does: the routes of every VirtualService bound to those
-// servers are appended in server order, then VirtualService order (oldest first), and catch-all
-// routes are moved to the end.
-func (c *compiler) listener(k ListenerKey, servers []gatewayServer) *Listener {
-	l := &Listener{Bind: k.Bind, Port: k.Port, ListenPort: c.opts.listenPort(k.Port), Protocol: "HTTP"}
+// virtualHosts merges the servers that share a port (or, for HTTPS, the one server of a filter
+// chain) into virtual hosts, one per host name, as Istio's gateway route configuration does: the
+// routes of every VirtualService bound to those servers are appended in server order, then
+// VirtualService order (oldest first), and catch-all routes are moved to the end.
+func (c *compiler) virtualHosts(port uint32, servers []gatewayServer) []*VirtualHost {
+	var out []*VirtualHost
 	vhosts := map[string]*vhostBuilder{}
 	get := func(domain string) *vhostBuilder {
 		vb, ok := vhosts[domain]
 		if !ok {
 			vb = &vhostBuilder{vh: &VirtualHost{Domain: domain}, merged: map[string]bool{}}
 			vhosts[domain] = vb
-			l.VirtualHosts = append(l.VirtualHosts, vb.vh)
+			out = append(out, vb.vh)
 		}
 		return vb
 	}
 	for _, s := range servers {
-		l.Servers = append(l.Servers, fmt.Sprintf("%s: servers[%d]", s.gateway.NamespacedName(), s.index))
 		var touched []string
 		for _, vs := range c.bound[s.gateway.NamespacedName()] {
 			hosts := intersectHosts(serverHostsFor(s, vs.Namespace), virtualServiceHosts(vs))
 			if len(hosts) == 0 {
 				continue
 			}
-			routes := c.virtualServiceRoutes(vs, s.gateway.NamespacedName(), k.Port)
+			routes := c.virtualServiceRoutes(vs, s.gateway.NamespacedName(), port)
 			if len(routes) == 0 {
 				continue
 			}
@@ -58,11 +57,11 @@ func (c *compiler) listener(k ListenerKey, servers []gatewayServer) *Listener {
 			}
 		}
 	}
-	for _, vh := range l.VirtualHosts {
+	for _, vh := range out {
 		vh.Routes = catchAllLast(vh.Routes)
 	}
-	l.index()
-	return l
+	slices.SortFunc(out, func(a, b *VirtualHost) int { return cmp.Compare(a.Domain, b.Domain) })
+	return out
 }
 
 type vhostBuilder struct {

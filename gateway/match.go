@@ -91,7 +91,7 @@ func headerValue(r *http.Request, name, key string) (string, bool) {
 	case ":authority", "host":
 		return r.Host, true
 	case ":scheme":
-		return "http", true
+		return requestScheme(r), true
 	case ":path":
 		return r.RequestURI, true
 	}

@@ -22,6 +22,16 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	// active is Envoy's downstream_rq_active: what a drain is waiting for.
 	active prometheus.Gauge
+
+	// TLS handshakes, by whether a session was resumed, and their failures by a bounded reason.
+	handshakes      *prometheus.CounterVec
+	handshakeErrors *prometheus.CounterVec
+	// Proxied connections by kind (tcp, passthrough, tls) and their bytes by direction
+	// (received from and sent to the client).
+	tcpConnections    *prometheus.CounterVec
+	tcpActive         *prometheus.GaugeVec
+	tcpBytes          *prometheus.CounterVec
+	tcpUpstreamErrors *prometheus.CounterVec
 }
 
 // durationBuckets are Istio's istio_request_duration_milliseconds buckets, in seconds.
@@ -42,6 +52,30 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "gatehouse_downstream_requests_active",
 			Help: "Requests the gateway is serving now (Envoy's downstream_rq_active).",
 		})),
+		handshakes: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tls_handshakes_total",
+			Help: "TLS handshakes the gateway completed, by whether a session was resumed.",
+		}, []string{"resumed"})),
+		handshakeErrors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tls_handshake_errors_total",
+			Help: "TLS connections closed before a completed handshake, by reason (" + handshakeReasonList + ").",
+		}, []string{"reason"})),
+		tcpConnections: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tcp_connections_total",
+			Help: "Connections proxied as bytes, by kind: tcp (TCP servers), passthrough (TLS passed through by SNI), tls (TLS terminated, then proxied).",
+		}, []string{"kind"})),
+		tcpActive: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gatehouse_tcp_connections_active",
+			Help: "Connections being proxied as bytes now, by kind.",
+		}, []string{"kind"})),
+		tcpBytes: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tcp_bytes_total",
+			Help: "Bytes of proxied connections, by kind and direction (received from the client, sent to it); counted when a connection ends.",
+		}, []string{"kind", "direction"})),
+		tcpUpstreamErrors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tcp_upstream_connect_errors_total",
+			Help: "Proxied connections closed because no upstream could be reached (no route, no endpoint, connect failure), by kind.",
+		}, []string{"kind"})),
 	}
 }
 

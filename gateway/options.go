@@ -3,10 +3,12 @@ package gateway
 import (
 	"log/slog"
 	"maps"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/sds"
 )
 
 // CompileOptions say which gateway workload a Table is compiled for, as Istio's gateway
@@ -52,7 +54,22 @@ type Options struct {
 	BindAddress string
 	// Compile selects this workload's Gateways and maps ports.
 	Compile CompileOptions
+	// Credentials holds the certificates, keys and CAs TLS servers use, looked up at every
+	// handshake. Nil means none: TLS servers then fail their handshakes.
+	Credentials *sds.Store
+	// ClientHelloTimeout bounds the wait for a TLS ClientHello, and then again for the rest of
+	// the handshake. Default 15s, Envoy's listener_filters_timeout.
+	ClientHelloTimeout time.Duration
+	// TicketKeyRotation is how often a new session ticket key starts encrypting; the two before
+	// it still decrypt. Default 1h.
+	TicketKeyRotation time.Duration
 }
+
+// Defaults of Options.
+const (
+	defaultClientHelloTimeout = 15 * time.Second
+	defaultTicketKeyRotation  = time.Hour
+)
 
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
@@ -60,6 +77,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.ClientHelloTimeout <= 0 {
+		o.ClientHelloTimeout = defaultClientHelloTimeout
+	}
+	if o.TicketKeyRotation <= 0 {
+		o.TicketKeyRotation = defaultTicketKeyRotation
 	}
 	o.Compile = o.Compile.withDefaults()
 	o.Compile.Labels = maps.Clone(o.Compile.Labels)

@@ -28,7 +28,7 @@ func (c *compiler) destinations(vs *policy.Resource, field string, h *networking
 			continue
 		}
 		df := fmt.Sprintf("%s.route[%d]", field, i)
-		cl, name := c.cluster(vs, df+".destination", d.GetDestination(), port)
+		cl, name := c.cluster(vs, df+".destination", d.GetDestination(), port, false)
 		ops, authority := compileHeaderOps(d.GetHeaders())
 		if authority != "" {
 			c.problems.warn(vs, df+".headers", "setting the authority per destination is not supported yet: ignored")
@@ -72,16 +72,21 @@ func (c *compiler) serviceEntry(host, vsNamespace string) *policy.Resource {
 }
 
 // cluster resolves a destination to a Cluster. A nil Cluster is Envoy's "cluster not found":
-// the route stays (so later routes do not take its requests) and answers 503.
-func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Destination, serverPort uint32) (*Cluster, string) {
+// the route stays (so later routes do not take its requests) and answers 503, or closes the
+// connection of an l4 (tcp or tls) route.
+func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Destination, serverPort uint32, l4 bool) (*Cluster, string) {
 	host := policy.FQDN(d.GetHost(), vs.Namespace)
 	se := c.serviceEntry(host, vs.Namespace)
+	outcome := "requests get 503"
+	if l4 {
+		outcome = "connections are closed"
+	}
 	if se == nil {
 		port := d.GetPort().GetNumber()
 		if port == 0 {
 			port = serverPort
 		}
-		c.problems.warn(vs, field+".host", "no ServiceEntry visible from namespace %s has host %s: requests get 503", c.opts.Namespace, host)
+		c.problems.warn(vs, field+".host", "no ServiceEntry visible from namespace %s has host %s: %s", c.opts.Namespace, host, outcome)
 		return nil, clusterName(port, d.GetSubset(), host)
 	}
 	spec := se.Spec.(*networking.ServiceEntry)
@@ -91,7 +96,7 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 		if port == 0 {
 			port = serverPort
 		}
-		c.problems.warn(vs, field+".port", "ServiceEntry %s has no port %d for host %s: requests get 503", se.NamespacedName(), port, host)
+		c.problems.warn(vs, field+".port", "ServiceEntry %s has no port %d for host %s: %s", se.NamespacedName(), port, host, outcome)
 		return nil, clusterName(port, d.GetSubset(), host)
 	}
 	name := clusterName(sp.GetNumber(), d.GetSubset(), host)
@@ -107,7 +112,7 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 	if d.GetSubset() != "" {
 		var ok bool
 		if subset, ok = c.subsetLabels(dr, d.GetSubset()); !ok {
-			c.problems.warn(vs, field+".subset", "subset %q of host %s is not defined by a DestinationRule visible from namespace %s: requests get 503", d.GetSubset(), host, c.opts.Namespace)
+			c.problems.warn(vs, field+".subset", "subset %q of host %s is not defined by a DestinationRule visible from namespace %s: %s", d.GetSubset(), host, c.opts.Namespace, outcome)
 			return nil, name
 		}
 	}
@@ -117,8 +122,10 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 		Resolution:   spec.GetResolution().String(),
 		Protocol:     upstreamProtocol(sp.GetProtocol()),
 	}
-	switch p := strings.ToUpper(sp.GetProtocol()); p {
-	case "HTTPS", "TLS":
+	switch p := strings.ToUpper(sp.GetProtocol()); {
+	case l4:
+		// Bytes are proxied as they come: TLS passed through stays TLS.
+	case p == "HTTPS" || p == "TLS":
 		c.problems.warn(se, "spec.ports", "port %d is %s: TLS origination is not supported yet, the gateway sends plaintext HTTP", sp.GetNumber(), p)
 	}
 	if spec.GetResolution() == networking.ServiceEntry_NONE {
@@ -155,13 +162,16 @@ func servicePort(se *networking.ServiceEntry, number, serverPort uint32) *networ
 }
 
 // upstreamProtocol is how the gateway speaks to a port: h2c for HTTP/2 protocols, as Istio
-// configures http2_protocol_options for them; HTTP/1.1 otherwise.
+// configures http2_protocol_options for them; HTTP/1.1 for HTTP (and, with a warning, for
+// HTTPS); bytes as they come for everything else, which only tcp and tls routes reach as meant.
 func upstreamProtocol(p string) string {
 	switch strings.ToUpper(p) {
 	case "HTTP2", "GRPC", "GRPC-WEB":
 		return "HTTP2"
+	case "HTTP", "HTTPS", "":
+		return "HTTP"
 	}
-	return "HTTP"
+	return "TCP"
 }
 
 type endpoint struct {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"math/rand/v2"
 	"time"
 )
 
@@ -41,22 +40,7 @@ type Destination struct {
 }
 
 // pick chooses a destination by weight; nil when the route has none.
-func (r *Route) pick() *Destination {
-	switch len(r.Destinations) {
-	case 0:
-		return nil
-	case 1:
-		return r.Destinations[0]
-	}
-	n := rand.Uint32N(r.totalWeight)
-	for _, d := range r.Destinations {
-		if n < d.Weight {
-			return d
-		}
-		n -= d.Weight
-	}
-	return r.Destinations[len(r.Destinations)-1]
-}
+func (r *Route) pick() *Destination { return pickDestination(r.Destinations, r.totalWeight) }
 
 // Rewrite changes the request before it is forwarded.
 type Rewrite struct {

@@ -16,12 +16,28 @@ type Table struct {
 	Listeners []*Listener `yaml:"listeners"`
 	// Clusters are the upstreams routes point at, by name.
 	Clusters []*Cluster `yaml:"clusters,omitempty"`
+	// ForwardClientCert is MeshConfig defaultConfig.gatewayTopology.forwardClientCertDetails, with
+	// UNDEFINED resolved to SANITIZE_SET as Istio does at gateways: what happens to
+	// x-forwarded-client-cert on every request.
+	ForwardClientCert string `yaml:"forwardClientCert"`
 
 	byKey map[ListenerKey]*Listener
 }
 
 // listener returns what a listener serves, or nil when the Table has no such listener.
 func (t *Table) listener(k ListenerKey) *Listener { return t.byKey[k] }
+
+// terminatesTLS reports whether a filter chain needs credentials.
+func (t *Table) terminatesTLS() bool {
+	for _, l := range t.Listeners {
+		for _, fc := range l.FilterChains {
+			if fc.TLS != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // ListenerKey names one listener: a Gateway server port on a bind address.
 type ListenerKey struct {
@@ -31,22 +47,28 @@ type ListenerKey struct {
 	Port uint32
 }
 
-// Listener is everything served on one port: the plaintext HTTP servers of every selected
-// Gateway that use it, merged as Istio merges them into one route configuration.
+// Listener is everything served on one port, by the class of its servers: plaintext HTTP
+// servers merged as Istio merges them into one route configuration; TLS servers (HTTPS and TLS)
+// told apart by SNI into filter chains; or one plain TCP server and its tcp route.
 type Listener struct {
 	Bind string `yaml:"bind,omitempty"`
 	Port uint32 `yaml:"port"`
 	// ListenPort is Port after CompileOptions.PortMap.
 	ListenPort uint32 `yaml:"listenPort"`
-	// Protocol is HTTP: plaintext HTTP/1.1 and h2c. TLS protocols come later.
+	// Protocol is HTTP (HTTP/1.1 and h2c), TLS (a ClientHello is peeked and its SNI selects a
+	// filter chain) or TCP (bytes are proxied to TCPRoute).
 	Protocol string `yaml:"protocol"`
 	// Servers names the Gateway servers merged here, "namespace/name: servers[i]".
-	Servers      []string       `yaml:"servers"`
-	VirtualHosts []*VirtualHost `yaml:"virtualHosts"`
+	Servers []string `yaml:"servers"`
+	// VirtualHosts are what an HTTP listener serves.
+	VirtualHosts []*VirtualHost `yaml:"virtualHosts,omitempty"`
+	// FilterChains are what a TLS listener serves, one per TLS server or passthrough route.
+	FilterChains []*FilterChain `yaml:"filterChains,omitempty"`
+	// TCPRoute is where a TCP listener sends its connections; nil closes them.
+	TCPRoute *TCPRoute `yaml:"tcpRoute,omitempty"`
 
-	exact    map[string]*VirtualHost
-	suffixes []*VirtualHost // "*.example.com" domains, longest suffix first
-	any      *VirtualHost   // the "*" domain
+	vhosts hostIndex[*VirtualHost]
+	chains hostIndex[*FilterChain]
 }
 
 // Key returns the listener's key.
@@ -56,46 +78,102 @@ func (l *Listener) Key() ListenerKey { return ListenerKey{Bind: l.Bind, Port: l.
 type VirtualHost struct {
 	// Domain is exact ("shop.example.com"), a suffix wildcard ("*.example.com") or "*".
 	Domain string `yaml:"domain"`
-	// RequireTLS redirects every request to https, for servers with tls.httpsRedirect.
+	// RequireTLS redirects every plaintext request to https, for servers with tls.httpsRedirect.
 	RequireTLS bool     `yaml:"requireTLS,omitempty"`
 	Routes     []*Route `yaml:"routes"`
 }
 
-// index builds the lookup structures for Envoy's domain selection.
+// index builds the lookup structures for Envoy's domain and server name selection.
 func (l *Listener) index() {
 	slices.SortFunc(l.VirtualHosts, func(a, b *VirtualHost) int { return cmp.Compare(a.Domain, b.Domain) })
-	l.exact = map[string]*VirtualHost{}
-	l.suffixes = nil
-	l.any = nil
-	for _, vh := range l.VirtualHosts {
-		switch {
-		case vh.Domain == "*":
-			l.any = vh
-		case strings.HasPrefix(vh.Domain, "*"):
-			l.suffixes = append(l.suffixes, vh)
-		default:
-			l.exact[vh.Domain] = vh
+	l.vhosts = indexVirtualHosts(l.VirtualHosts)
+	l.chains = hostIndex[*FilterChain]{}
+	for _, fc := range l.FilterChains {
+		for _, name := range fc.ServerNames {
+			l.chains.add(name, fc)
 		}
+		fc.index()
 	}
-	slices.SortStableFunc(l.suffixes, func(a, b *VirtualHost) int { return cmp.Compare(len(b.Domain), len(a.Domain)) })
+	l.chains.finish()
+}
+
+func indexVirtualHosts(vhs []*VirtualHost) hostIndex[*VirtualHost] {
+	var x hostIndex[*VirtualHost]
+	for _, vh := range vhs {
+		x.add(vh.Domain, vh)
+	}
+	x.finish()
+	return x
 }
 
 // virtualHost selects the virtual host for a Host header as Envoy does: an exact domain first,
 // then the longest matching suffix wildcard, then "*". The port is ignored (Istio sets
 // ignore_port_in_host_matching) and the comparison is case-insensitive.
 func (l *Listener) virtualHost(hostHeader string) *VirtualHost {
-	host := strings.ToLower(stripPort(hostHeader))
-	if vh, ok := l.exact[host]; ok {
-		return vh
-	}
-	for _, vh := range l.suffixes {
-		suffix := vh.Domain[1:]
-		// The wildcard stands for at least one character, as in Envoy.
-		if len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
-			return vh
+	vh, _ := l.vhosts.lookup(strings.ToLower(stripPort(hostHeader)))
+	return vh
+}
+
+// filterChain selects the filter chain for a ClientHello's server name as Envoy matches
+// server_names: exact, then the longest wildcard suffix, then the chain without names (a "*"
+// server host), which also takes connections that sent no SNI. Nil: close the connection.
+func (l *Listener) filterChain(serverName string) *FilterChain {
+	fc, _ := l.chains.lookup(serverName)
+	return fc
+}
+
+// hostIndex selects a value by host name: an exact name, then the longest "*.suffix" wildcard
+// (which stands for at least one character), then "*". Names are lowercase.
+type hostIndex[T any] struct {
+	exact    map[string]T
+	suffixes []suffixEntry[T] // longest suffix first
+	any      T
+	hasAny   bool
+}
+
+type suffixEntry[T any] struct {
+	suffix string // ".example.com"
+	value  T
+}
+
+// add indexes a name; the first value added for a name keeps it.
+func (x *hostIndex[T]) add(name string, v T) {
+	switch {
+	case name == "*":
+		if !x.hasAny {
+			x.any, x.hasAny = v, true
+		}
+	case strings.HasPrefix(name, "*"):
+		for _, e := range x.suffixes {
+			if e.suffix == name[1:] {
+				return
+			}
+		}
+		x.suffixes = append(x.suffixes, suffixEntry[T]{suffix: name[1:], value: v})
+	default:
+		if x.exact == nil {
+			x.exact = map[string]T{}
+		}
+		if _, ok := x.exact[name]; !ok {
+			x.exact[name] = v
 		}
 	}
-	return l.any
+}
+
+func (x *hostIndex[T]) finish() {
+	slices.SortStableFunc(x.suffixes, func(a, b suffixEntry[T]) int { return cmp.Compare(len(b.suffix), len(a.suffix)) })
+}
+
+func (x *hostIndex[T]) lookup(host string) (T, bool) {
+	if v, ok := x.exact[host]; ok {
+		return v, true
+	}
+	for _, e := range x.suffixes {
+		if len(host) > len(e.suffix) && strings.HasSuffix(host, e.suffix) {
+			return e.value, true
+		}
+	}
+	return x.any, x.hasAny
 }
 
 // stripPort removes a trailing ":port" from a Host header, leaving IPv6 literals intact.

@@ -99,6 +99,10 @@ type exchange struct {
 	// downstream is the client's context, to tell a client that went away from an upstream
 	// that timed out.
 	downstream context.Context
+	// xfcc is the Table's forwardClientCert mode; conn the TLS connection's details, nil for
+	// plaintext.
+	xfcc string
+	conn *connInfo
 }
 
 type exchangeKey struct{}
@@ -113,6 +117,7 @@ func exchangeFrom(ctx context.Context) *exchange {
 // X-Forwarded-For, X-Forwarded-Proto is the downstream scheme, and x-request-id is generated
 // when the client sent none. ReverseProxy has already removed hop-by-hop headers and the
 // client's X-Forwarded-* (which is why the client's X-Forwarded-For is read from pr.In).
+// x-forwarded-client-cert follows the mesh's forwardClientCertDetails.
 func rewriteRequest(pr *httputil.ProxyRequest) {
 	x := exchangeFrom(pr.In.Context())
 	out := pr.Out
@@ -132,7 +137,8 @@ func rewriteRequest(pr *httputil.ProxyRequest) {
 		}
 		out.Header["X-Forwarded-For"] = []string{ip}
 	}
-	out.Header["X-Forwarded-Proto"] = []string{"http"}
+	out.Header["X-Forwarded-Proto"] = []string{requestScheme(pr.In)}
+	applyXFCC(out.Header, x.xfcc, x.conn)
 	if len(out.Header["X-Request-Id"]) == 0 {
 		out.Header["X-Request-Id"] = []string{newRequestID()}
 	}
