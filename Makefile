@@ -36,3 +36,4 @@ bench: build
 # A short fuzzing pass over every untrusted-input parser.
 fuzz:
 	$(GO) test ./policy -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./gateway/clienthello -run '^$$' -fuzz FuzzPeek -fuzztime 60s

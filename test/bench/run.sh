@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: Gatehouse against nginx as a plain HTTP reverse proxy to the same demo backend,
-# both driven by wrk with the same parameters on this machine, plus a reload-under-load check.
+# both driven by wrk with the same parameters on this machine, plus a reload-under-load check;
+# then tls.sh, the TLS benchmarks.
 # Installs its own peers (nginx, wrk) from Debian. Appends the results to RESULTS.md beside it.
 #
 #   bash test/bench/run.sh bin/gatehouse
@@ -16,64 +17,8 @@ threads=${BENCH_THREADS:-2}
 warmup=3s
 [[ $duration =~ ^[0-9]+s$ ]] || { echo "bench: BENCH_DURATION must be whole seconds, like 20s" >&2; exit 2; }
 host=bench.local
-
-log() { echo "bench: $*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-
-install_peers() {
-  local need=()
-  command -v nginx >/dev/null || need+=(nginx-light)
-  command -v wrk >/dev/null || need+=(wrk)
-  [ ${#need[@]} -eq 0 ] && return
-  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  log "installing ${need[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-}
-
-tmp=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A loopback port nobody listens on, below the ephemeral range so clients cannot take it.
-used_ports=" "
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    [[ $used_ports == *" $p "* ]] && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    used_ports+="$p "
-    echo "$p"
-    return
-  done
-}
-
-# wait_http PID URL [curl args...]: polls for a 200 for at most 15s, while process PID lives.
-wait_http() {
-  local pid=$1 url=$2; shift 2
-  local deadline=$((SECONDS + 15))
-  until curl -fsS -o /dev/null --max-time 1 "$@" "$url" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-}
-
-# show_log FILE: the end of a child's log, when something it runs goes wrong.
-show_log() { log "--- last lines of $1"; tail -n 20 "$1" >&2 || true; }
-
-start_backend() { # NAME PORT
-  "$bin" demo-backend --name "$1" --listen "127.0.0.1:$2" >"$tmp/backend-$1.log" 2>&1 &
-  pids+=($!)
-  wait_http $! "http://127.0.0.1:$2/healthz" || { show_log "$tmp/backend-$1.log"; die "backend $1 not up"; }
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
 
 write_config() { # DIR V1PORT V2PORT
   cat >"$1/gateway.yaml" <<EOF
@@ -139,24 +84,6 @@ wrk_run() {
   wrk_to "$tmp/$1.wrk" "$duration" "$2"
 }
 
-# wrk_stats FILE: "requests/s p99-ms non-2xx socket-errors" from a wrk --latency report.
-wrk_stats() {
-  awk '
-    function ms(v) {
-      if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-      if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-      if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
-      if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-      return v + 0
-    }
-    /^Requests\/sec:/ { rps = $2 }
-    /^ +99%/ { p99 = ms($2) }
-    /Non-2xx or 3xx responses:/ { non2xx = $NF }
-    /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
-    END { printf "%.0f %.2f %d %d\n", rps, p99, non2xx, errs }
-  ' "$1"
-}
-
 # backend_of PORT: the name of the demo backend that answered through a proxy on PORT.
 backend_of() {
   curl -fsS -D - -o /dev/null --max-time 2 -H "Host: $host" "http://127.0.0.1:$1/headers" |
@@ -171,15 +98,6 @@ check_proxy() { # NAME PORT PID
 reloads_ok() {
   curl -fsS "http://127.0.0.1:$stats_port/stats/prometheus" |
     awk '/^gatehouse_config_reloads_total\{.*result="ok"/ { n += $NF } END { printf "%d\n", n }'
-}
-
-# cpu_busy: how busy all cores are over one second, from /proc/stat ("12%").
-cpu_busy() {
-  local a b
-  a=$(head -1 /proc/stat); sleep 1; b=$(head -1 /proc/stat)
-  printf '%s\n%s\n' "$a" "$b" | awk '
-    { idle[NR] = $5 + $6; total[NR] = 0; for (i = 2; i <= NF; i++) total[NR] += $i }
-    END { t = total[2] - total[1]; printf "%.0f%%\n", (t > 0 ? 100 * (1 - (idle[2] - idle[1]) / t) : 0) }'
 }
 
 install_peers
@@ -254,7 +172,6 @@ read -r b_rps b_p99 b_non b_err < <(wrk_stats "$tmp/backend.wrk")
 read -r n_rps n_p99 n_non n_err < <(wrk_stats "$tmp/nginx.wrk")
 read -r g_rps g_p99 g_non g_err < <(wrk_stats "$tmp/gatehouse.wrk")
 read -r r_rps r_p99 r_non r_err < <(wrk_stats "$tmp/reload.wrk")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 rps_ratio=$(ratio "$g_rps" "$n_rps")
 p99_ratio=$(ratio "$g_p99" "$n_p99")
 
@@ -265,7 +182,7 @@ report=$(
 ## $(date -u '+%Y-%m-%d %H:%M UTC')
 
 - command: \`make bench\` (wrk -t$threads -c$conns -d$duration --latency, $warmup warm-up, \`GET /headers\`, \`Host: $host\`)
-- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), Linux $(uname -r), CPU busy with other work at start $busy_at_start
+- machine: $(machine), CPU busy with other work at start $busy_at_start
 - versions: $("$bin" version), $(nginx -v 2>&1 | sed 's|nginx version: ||'), wrk $wrk_version, $(go version 2>/dev/null | awk '{print $3}')
 
 | target | requests/s | p99 latency | non-2xx | socket errors |
@@ -280,11 +197,13 @@ Reload under load: $r_rps requests/s, p99 $r_p99 ms, **$r_non non-2xx**, **$r_er
 EOF
 )
 echo "$report"
-results="$here/RESULTS.md"
-[ -f "$results" ] || echo "# Benchmark results" >"$results"
-echo "$report" >>"$results"
-log "appended to $results"
+append_results "$report"
+
+stop_children # the TLS benchmarks get the machine to themselves
+tls_ok=yes
+bash "$here/tls.sh" "$bin" || tls_ok=no
 
 if [ "$r_non" -ne 0 ] || [ "$r_err" -ne 0 ] || [ "$last_applied" != yes ] || [ "$reloads" -eq 0 ]; then
   die "reload under load: $r_non non-2xx, $r_err socket errors, $reloads reloads, last applied: $last_applied"
 fi
+[ "$tls_ok" = yes ] || die "the TLS benchmarks failed"

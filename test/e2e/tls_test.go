@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -99,11 +100,15 @@ http {
 	cmd := exec.Command(bin, "-c", cf, "-p", dir, "-e", "stderr")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// nginx forks workers: run it in its own process group so cleanup stops them all, and never
+	// wait forever on output pipes a straggler might hold.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		if t.Failed() {
 			t.Logf("nginx output:\n%s", out.String())

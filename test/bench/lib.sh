@@ -1,0 +1,114 @@
+# shellcheck shell=bash disable=SC2154 # $bin and $here are the sourcing script's
+# Shared by the `make bench` scripts (run.sh, tls.sh); sourced, not run. Sourcing it makes a
+# scratch directory $tmp and a trap that stops every process in $pids and removes $tmp on exit.
+# The sourcing script sets $bin (the gatehouse binary) before it calls start_backend.
+
+log() { echo "bench: $*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+# install_peers: the Debian packages the benchmarks drive, skipping what is present.
+install_peers() {
+  local need=()
+  command -v nginx >/dev/null || need+=(nginx-light)
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v curl >/dev/null || need+=(curl)
+  command -v openssl >/dev/null || need+=(openssl)
+  [ ${#need[@]} -eq 0 ] && return
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  log "installing ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+tmp=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
+pids=()
+# stop_children: ends every process this script started, so the next measurement has the
+# machine to itself.
+stop_children() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+cleanup() {
+  stop_children
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A loopback port nobody listens on, below the ephemeral range so clients cannot take it.
+used_ports=" "
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [[ $used_ports == *" $p "* ]] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    used_ports+="$p "
+    echo "$p"
+    return
+  done
+}
+
+# wait_http PID URL [curl args...]: polls for a 200 for at most 15s, while process PID lives.
+wait_http() {
+  local pid=$1 url=$2; shift 2
+  local deadline=$((SECONDS + 15))
+  until curl -fsS -o /dev/null --max-time 1 "$@" "$url" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+}
+
+# show_log FILE: the end of a child's log, when something it runs goes wrong.
+show_log() { log "--- last lines of $1"; tail -n 20 "$1" >&2 || true; }
+
+start_backend() { # NAME PORT
+  "$bin" demo-backend --name "$1" --listen "127.0.0.1:$2" >"$tmp/backend-$1.log" 2>&1 &
+  pids+=($!)
+  wait_http $! "http://127.0.0.1:$2/healthz" || { show_log "$tmp/backend-$1.log"; die "backend $1 not up"; }
+}
+
+# wrk_stats FILE: "requests/s p99-ms non-2xx socket-errors" from a wrk --latency report.
+wrk_stats() {
+  awk '
+    function ms(v) {
+      if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+      if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+      if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
+      if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
+      return v + 0
+    }
+    /^Requests\/sec:/ { rps = $2 }
+    /^ +99%/ { p99 = ms($2) }
+    /Non-2xx or 3xx responses:/ { non2xx = $NF }
+    /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
+    END { printf "%.0f %.2f %d %d\n", rps, p99, non2xx, errs }
+  ' "$1"
+}
+
+# cpu_busy: how busy all cores are over one second, from /proc/stat ("12%").
+cpu_busy() {
+  local a b
+  a=$(head -1 /proc/stat); sleep 1; b=$(head -1 /proc/stat)
+  printf '%s\n%s\n' "$a" "$b" | awk '
+    { idle[NR] = $5 + $6; total[NR] = 0; for (i = 2; i <= NF; i++) total[NR] += $i }
+    END { t = total[2] - total[1]; printf "%.0f%%\n", (t > 0 ? 100 * (1 - (idle[2] - idle[1]) / t) : 0) }'
+}
+
+# ratio A B: A / B to two decimals, or n/a when B is zero.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# machine: the line RESULTS.md gives the machine a run was on.
+machine() {
+  echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), Linux $(uname -r)"
+}
+
+# append_results TEXT: adds one run's section to RESULTS.md beside these scripts.
+append_results() {
+  local results="$here/RESULTS.md"
+  [ -f "$results" ] || echo "# Benchmark results" >"$results"
+  echo "$1" >>"$results"
+  log "appended to $results"
+}
