@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -70,10 +71,12 @@ func TestSecretRotationUnderLoad(t *testing.T) {
 	port := g.ports[443]
 
 	url := fmt.Sprintf("https://a.example.com:%d/headers", port)
-	dial := func(network, _ string) (net.Conn, error) { return net.Dial(network, fmt.Sprintf("127.0.0.1:%d", port)) }
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", port))
+	}
 	clients := []*http.Client{
-		{Transport: &http.Transport{Dial: dial, TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 10 * time.Second},
-		{Transport: &http.Transport{Dial: dial, TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: true}, Timeout: 10 * time.Second},
+		{Transport: &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 10 * time.Second},
+		{Transport: &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: roots}, DisableKeepAlives: true}, Timeout: 10 * time.Second},
 	}
 	var stop atomic.Bool
 	var total, failures atomic.Int64
