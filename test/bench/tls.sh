@@ -4,7 +4,10 @@
 #   1. full TLS 1.3 handshakes per second and their p99: Gatehouse's SIMPLE server vs nginx;
 #   2. HTTPS keep-alive requests per second and p99 under wrk: Gatehouse vs nginx;
 #   3. bulk download throughput through Gatehouse's PASSTHROUGH server vs straight to the TLS
-#      upstream (nginx serving a large file).
+#      upstream (nginx serving a large file);
+#   4. the Secret behind the SIMPLE server replaced BENCH_ROTATIONS (5) times under two wrk loads,
+#      one on kept-alive connections and one with a new handshake per request: errors, and how
+#      long each new certificate took to reach new handshakes.
 # Appends the results to RESULTS.md beside it.
 #
 #   bash test/bench/tls.sh bin/gatehouse
@@ -51,11 +54,7 @@ spec:
     hosts: [bulk.local]
     tls: {mode: PASSTHROUGH}
 EOF
-  {
-    printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: bench-cert, namespace: istio-system}\nstringData:\n'
-    printf '  tls.crt: |\n'; sed 's/^/    /' "$tmp/cert.pem"
-    printf '  tls.key: |\n'; sed 's/^/    /' "$tmp/key.pem"
-  } >"$1/secret.yaml"
+  write_secret "$1" "$tmp/cert.pem" "$tmp/key.pem"
   cat >"$1/routes.yaml" <<EOF
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -98,6 +97,57 @@ spec:
   resolution: STATIC
   endpoints: [{address: 127.0.0.1}]
 EOF
+}
+
+# write_secret DIR CERT KEY: the Secret bench-cert, replaced atomically (written beside, renamed
+# over) as an editor or a ConfigMap update would.
+write_secret() {
+  {
+    printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: bench-cert, namespace: istio-system}\nstringData:\n'
+    printf '  tls.crt: |\n'; sed 's/^/    /' "$2"
+    printf '  tls.key: |\n'; sed 's/^/    /' "$3"
+  } >"$1/.secret.yaml.tmp"
+  mv "$1/.secret.yaml.tmp" "$1/secret.yaml"
+}
+
+# served_serial PORT: the serial of the certificate a new handshake to localhost:PORT gets.
+served_serial() {
+  openssl s_client -connect "127.0.0.1:$1" -servername localhost </dev/null 2>/dev/null |
+    openssl x509 -noout -serial 2>/dev/null | cut -d= -f2
+}
+
+# rotations PORT: BENCH_ROTATIONS Secret replacements under two wrk loads (kept-alive, and
+# `Connection: close` so that every request is a new handshake); the worst time from a
+# replacement to the new serial on a new handshake goes to $rot_worst_ms.
+rotations() {
+  local n=${BENCH_ROTATIONS:-5} i t0 ms want keep fresh
+  local secs=$((n * 2 + 3))
+  rot_worst_ms=0
+  log "rotating the certificate $n times under wrk (${secs}s)"
+  wrk -t1 -c16 -d"${secs}s" "https://localhost:$1/headers" >"$tmp/rot-keep.wrk" &
+  keep=$!
+  wrk -t1 -c16 -d"${secs}s" -H 'Connection: close' "https://localhost:$1/headers" >"$tmp/rot-new.wrk" &
+  fresh=$!
+  pids+=("$keep" "$fresh")
+  sleep 1
+  for i in $(seq 1 "$n"); do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -subj /CN=localhost -addext 'subjectAltName=DNS:localhost,DNS:bulk.local' \
+      -keyout "$tmp/rot-key.pem" -out "$tmp/rot-cert.pem" 2>/dev/null || die "openssl could not make a rotation certificate"
+    want=$(openssl x509 -in "$tmp/rot-cert.pem" -noout -serial | cut -d= -f2)
+    t0=$(date +%s%N)
+    write_secret "$cfg" "$tmp/rot-cert.pem" "$tmp/rot-key.pem"
+    until [ "$(served_serial "$1")" = "$want" ]; do
+      (($(date +%s%N) - t0 < 10000000000)) || die "rotation $i: the new certificate was not served within 10s"
+      sleep 0.01
+    done
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    ((ms > rot_worst_ms)) && rot_worst_ms=$ms
+    log "rotation $i: new handshakes got the new certificate after ${ms} ms"
+    sleep 1
+  done
+  wait "$keep" || die "wrk (kept-alive) failed during rotations"
+  wait "$fresh" || die "wrk (new connections) failed during rotations"
 }
 
 # https PORT PATH [curl args...]: curl to localhost:PORT over TLS, verifying the bench certificate.
@@ -233,6 +283,9 @@ wrk_run nginx "$nginx_port"
 wrk_run gatehouse "$gw_port"
 bulk_runs "$bulk_port" "$gw_port"
 bulk_direct=$(median_mbs direct) bulk_pass=$(median_mbs passthrough)
+rotations "$gw_port"
+read -r rk_rps _ rk_non rk_err < <(wrk_stats "$tmp/rot-keep.wrk")
+read -r rn_rps _ rn_non rn_err < <(wrk_stats "$tmp/rot-new.wrk")
 
 read -r n_hs n_hs50 n_hs99 n_hserr _ <"$tmp/nginx.hs"
 read -r g_hs g_hs50 g_hs99 g_hserr _ <"$tmp/gatehouse.hs"
@@ -263,6 +316,8 @@ report=$(
 
 Failed handshakes: nginx $n_hserr, gatehouse $g_hserr. Keep-alive non-2xx / socket errors: nginx $n_non / $n_err, gatehouse $g_non / $g_err.
 
+Secret rotated ${BENCH_ROTATIONS:-5} times under wrk: kept-alive $rk_rps req/s with **$rk_non non-2xx, $rk_err socket errors**; a new handshake per request $rn_rps req/s with **$rn_non non-2xx, $rn_err socket errors**; the new certificate reached new handshakes at worst **$rot_worst_ms ms** after the Secret file was replaced.
+
 - **Handshakes** measure the cost of a new client: each of $hs_workers Go workers dials, completes a
   full TLS 1.3 handshake (X25519 key share, certificate verified, no session cache so nothing
   resumes) and closes, over and over; latency runs from the TCP dial to the client's Finished.
@@ -274,6 +329,7 @@ EOF
 )
 echo "$report"
 append_results "$report"
-if [ "$n_hserr" -ne 0 ] || [ "$g_hserr" -ne 0 ] || [ "$n_non" -ne 0 ] || [ "$g_non" -ne 0 ]; then
-  die "failed handshakes or non-2xx responses (see the table)"
+if [ "$n_hserr" -ne 0 ] || [ "$g_hserr" -ne 0 ] || [ "$n_non" -ne 0 ] || [ "$g_non" -ne 0 ] ||
+  [ "$rk_non" -ne 0 ] || [ "$rk_err" -ne 0 ] || [ "$rn_non" -ne 0 ] || [ "$rn_err" -ne 0 ]; then
+  die "failed handshakes, non-2xx responses or errors during rotation (see the table)"
 fi
