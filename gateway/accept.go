@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/gateway/clienthello"
+	"github.com/gatehouse-dev/gatehouse/gateway/proxyproto"
 )
 
 // accept runs a listener's accept loop until its socket is closed.
@@ -27,7 +28,9 @@ func (g *Gateway) accept(l *listener) {
 			continue
 		}
 		backoff = 0
-		g.dispatch(l, c)
+		if c = l.limit.admit(c); c != nil {
+			g.dispatch(l, c)
+		}
 	}
 }
 
@@ -41,11 +44,37 @@ func (g *Gateway) dispatch(l *listener, c net.Conn) {
 		_ = c.Close()
 		return
 	}
+	if tl.ProxyProtocol {
+		// The header is read off the accept loop, within the listener filter timeout.
+		l.conns.serve(c, func(ctx context.Context) {
+			pc, err := proxyproto.Accept(c, time.Now().Add(g.opts.ClientHelloTimeout))
+			if err != nil {
+				g.log.Debug("gateway connection without a valid PROXY protocol header closed", "remote", c.RemoteAddr().String(), "error", err)
+				_ = c.Close()
+				return
+			}
+			g.serveConn(ctx, l, tl, pc)
+		})
+		return
+	}
 	switch tl.Protocol {
 	case "TLS":
 		l.conns.serve(c, func(ctx context.Context) { g.serveTLS(ctx, l, tl, c) })
 	case "TCP":
 		l.conns.serve(c, func(ctx context.Context) { g.proxyL4(ctx, c, nil, tl.TCPRoute, kindTCP) })
+	default:
+		l.handoff.deliver(c)
+	}
+}
+
+// serveConn serves a connection whose PROXY protocol header has been read, in the goroutine that
+// read it.
+func (g *Gateway) serveConn(ctx context.Context, l *listener, tl *Listener, c net.Conn) {
+	switch tl.Protocol {
+	case "TLS":
+		g.serveTLS(ctx, l, tl, c)
+	case "TCP":
+		g.proxyL4(ctx, c, nil, tl.TCPRoute, kindTCP)
 	default:
 		l.handoff.deliver(c)
 	}
@@ -117,7 +146,10 @@ const (
 // of "certificate required".
 func lingeringClose(c net.Conn) {
 	defer c.Close()
-	tc, ok := c.(*net.TCPConn)
+	tc, ok := c.(interface {
+		net.Conn
+		CloseWrite() error
+	})
 	if !ok || tc.CloseWrite() != nil {
 		return
 	}

@@ -26,7 +26,15 @@ func Compile(snap *policy.Snapshot, opts CompileOptions) (*Table, policy.Problem
 	c.indexServiceEntries()
 	c.bindVirtualServices()
 
-	t := &Table{Version: snap.Version, ForwardClientCert: forwardClientCertMode(snap), byKey: map[ListenerKey]*Listener{}}
+	mode := pathNormalization(snap)
+	t := &Table{
+		Version:           snap.Version,
+		ForwardClientCert: forwardClientCertMode(snap),
+		PathNormalization: mode.String(),
+		NumTrustedProxies: numTrustedProxies(snap),
+		pathMode:          mode,
+		byKey:             map[ListenerKey]*Listener{},
+	}
 	groups := map[ListenerKey][]gatewayServer{}
 	var keys []ListenerKey
 	for _, s := range c.selectServers() {
@@ -179,7 +187,10 @@ func (c *compiler) sameClass(k ListenerKey, servers []gatewayServer) []gatewaySe
 
 // listener compiles what one port serves.
 func (c *compiler) listener(k ListenerKey, servers []gatewayServer) *Listener {
-	l := &Listener{Bind: k.Bind, Port: k.Port, ListenPort: c.opts.listenPort(k.Port), Protocol: servers[0].class.String()}
+	l := &Listener{
+		Bind: k.Bind, Port: k.Port, ListenPort: c.opts.listenPort(k.Port),
+		Protocol: servers[0].class.String(), ProxyProtocol: proxyProtocol(c.snap),
+	}
 	if servers[0].class == classTCP {
 		l.TCPRoute = c.tcpListenerRoute(k.Port, servers)
 		servers = servers[:1]

@@ -75,7 +75,7 @@ func (g *Gateway) Apply(snap *policy.Snapshot) error {
 	if g.closed {
 		return errors.New("gateway: shut down")
 	}
-	started, err := g.openListeners(t)
+	started, err := g.openListeners(t, snap.Settings.Downstream)
 	if err != nil {
 		return fmt.Errorf("gateway: snapshot %d: %w", snap.Version, err)
 	}
@@ -102,13 +102,13 @@ func (g *Gateway) Apply(snap *policy.Snapshot) error {
 
 // openListeners binds the listeners t has and the gateway does not; on failure it closes what
 // it opened.
-func (g *Gateway) openListeners(t *Table) ([]*listener, error) {
+func (g *Gateway) openListeners(t *Table, ds policy.DownstreamSettings) ([]*listener, error) {
 	var started []*listener
 	for _, tl := range t.Listeners {
 		if _, ok := g.listeners[tl.Key()]; ok {
 			continue
 		}
-		l, err := g.newListener(tl)
+		l, err := g.newListener(tl, ds)
 		if err != nil {
 			for _, s := range started {
 				_ = s.ln.Close()

@@ -12,6 +12,8 @@ import (
 type listenerHandler struct {
 	g   *Gateway
 	key ListenerKey
+	// maxBody is Settings.downstream.maxRequestBytes; 0 is unlimited.
+	maxBody int64
 }
 
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -39,7 +41,25 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.metrics.observe(routeNone, http.StatusNotFound, start)
 		return
 	}
-	path := requestPath(r)
+	raw := requestPath(r)
+	path, err := normalizePath(t.pathMode, raw)
+	if err != nil {
+		localReply(w, http.StatusBadRequest, "")
+		g.metrics.observe(routeNone, http.StatusBadRequest, start)
+		return
+	}
+	x := &exchange{
+		info:       RequestInfo{NormalizedPath: path, RemoteIP: remoteIP(peerIP(r.RemoteAddr), r.Header["X-Forwarded-For"], t.NumTrustedProxies)},
+		rawPath:    raw,
+		downstream: r.Context(),
+		xfcc:       t.ForwardClientCert,
+		conn:       ci,
+	}
+	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+	if !limitBody(w, r, h.maxBody) {
+		g.metrics.observe(routeNone, http.StatusRequestEntityTooLarge, start)
+		return
+	}
 	if vh.RequireTLS && r.TLS == nil {
 		w.Header().Set("Location", "https://"+r.Host+path+query(r))
 		localReply(w, http.StatusMovedPermanently, "")
@@ -69,7 +89,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() { code = sw.code }()
-		g.forward(sw, r, route, path, t.ForwardClientCert, ci)
+		g.forward(sw, r, x, route)
 	}
 }
 
@@ -84,7 +104,7 @@ func (vh *VirtualHost) route(r *http.Request, path string) *Route {
 }
 
 // forward proxies the request to an endpoint of one of the route's destinations.
-func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, route *Route, path, xfcc string, ci *connInfo) {
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, x *exchange, route *Route) {
 	d := route.pick()
 	if d == nil || d.cluster == nil {
 		// Envoy's "cluster not found": 503 with no body.
@@ -98,14 +118,13 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	}
 	ep.inflight.Add(1)
 	defer ep.inflight.Add(-1)
-	x := &exchange{route: route, destination: d, endpoint: ep, path: path, downstream: r.Context(), xfcc: xfcc, conn: ci}
-	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	x.route, x.destination, x.endpoint = route, d, ep
 	if route.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(route.Timeout))
+		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(route.Timeout))
 		defer cancel()
+		r = r.WithContext(ctx)
 	}
-	g.upstream.Load().proxy(d.cluster.Protocol).ServeHTTP(w, r.WithContext(ctx))
+	g.upstream.Load().proxy(d.cluster.Protocol).ServeHTTP(w, r)
 }
 
 func query(r *http.Request) string {

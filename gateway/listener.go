@@ -9,15 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
-	"time"
-)
 
-// Limits of the downstream HTTP server: Envoy's default 60 KiB of request headers and 1h idle
-// timeout; a header read timeout because an edge must not let slow clients hold connections.
-const (
-	maxHeaderBytes    = 60 << 10
-	readHeaderTimeout = 30 * time.Second
-	idleTimeout       = time.Hour
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // listener is one bound port. Its accept loop looks at the current Table for every connection:
@@ -31,12 +24,13 @@ type listener struct {
 	srv        *http.Server
 	handoff    *handoff
 	conns      *connSet
+	limit      *connLimit
 	acceptDone chan struct{} // closed when the accept loop returns
 	serveDone  chan struct{} // closed when the http.Server's Serve returns
 	stopping   atomic.Bool
 }
 
-func (g *Gateway) newListener(tl *Listener) (*listener, error) {
+func (g *Gateway) newListener(tl *Listener, ds policy.DownstreamSettings) (*listener, error) {
 	host := tl.Bind
 	if host == "" {
 		host = g.opts.BindAddress
@@ -52,21 +46,17 @@ func (g *Gateway) newListener(tl *Listener) (*listener, error) {
 	// HTTP/2 over TLS, for connections whose handshake negotiated h2.
 	protocols.SetHTTP2(true)
 	key := tl.Key()
+	ds = downstreamDefaults(ds)
+	srv := newHTTPServer(&listenerHandler{g: g, key: key, maxBody: ds.MaxRequestBytes}, ds, protocols)
+	srv.ErrorLog = slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)
 	return &listener{
-		key:     key,
-		addr:    ln.Addr().String(),
-		ln:      ln,
-		handoff: newHandoff(ln.Addr()),
-		conns:   newConnSet(),
-		srv: &http.Server{
-			Handler:           &listenerHandler{g: g, key: key},
-			Protocols:         protocols,
-			MaxHeaderBytes:    maxHeaderBytes,
-			ReadHeaderTimeout: readHeaderTimeout,
-			IdleTimeout:       idleTimeout,
-			ConnContext:       connContext,
-			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
-		},
+		key:        key,
+		addr:       ln.Addr().String(),
+		ln:         ln,
+		handoff:    newHandoff(ln.Addr()),
+		conns:      newConnSet(),
+		limit:      &connLimit{max: int64(ds.MaxConnections)},
+		srv:        srv,
 		acceptDone: make(chan struct{}),
 		serveDone:  make(chan struct{}),
 	}, nil

@@ -12,6 +12,7 @@ const (
 	bodyConnectFailure    = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 	bodyConnectionReset   = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
 	bodyUpstreamTimeout   = "upstream request timeout"
+	bodyPayloadTooLarge   = "Payload Too Large"
 )
 
 // localReply answers as Envoy's local replies do: text/plain when there is a body, and always

@@ -93,6 +93,10 @@ func headerValue(r *http.Request, name, key string) (string, bool) {
 	case ":scheme":
 		return requestScheme(r), true
 	case ":path":
+		// Envoy matches :path after normalization, query included.
+		if x := exchangeFrom(r.Context()); x != nil {
+			return x.info.NormalizedPath + query(r), true
+		}
 		return r.RequestURI, true
 	}
 	vs := r.Header[key]

@@ -58,7 +58,8 @@ type Options struct {
 	// handshake. Nil means none: TLS servers then fail their handshakes.
 	Credentials *sds.Store
 	// ClientHelloTimeout bounds the wait for a TLS ClientHello, and then again for the rest of
-	// the handshake. Default 15s, Envoy's listener_filters_timeout.
+	// the handshake; it also bounds the wait for a PROXY protocol header where one is required.
+	// Default 15s, Envoy's listener_filters_timeout.
 	ClientHelloTimeout time.Duration
 	// TicketKeyRotation is how often a new session ticket key starts encrypting; the two before
 	// it still decrypt. Default 1h.

@@ -20,6 +20,14 @@ type Table struct {
 	// UNDEFINED resolved to SANITIZE_SET as Istio does at gateways: what happens to
 	// x-forwarded-client-cert on every request.
 	ForwardClientCert string `yaml:"forwardClientCert"`
+	// PathNormalization is MeshConfig pathNormalization.normalization, DEFAULT resolved to BASE:
+	// how every request path is normalized before routing and authorization.
+	PathNormalization string `yaml:"pathNormalization"`
+	// NumTrustedProxies is MeshConfig defaultConfig.gatewayTopology.numTrustedProxies: how many
+	// X-Forwarded-For hops are the gateway's own proxies when it decides the client's address.
+	NumTrustedProxies uint32 `yaml:"numTrustedProxies,omitempty"`
+
+	pathMode pathMode
 
 	byKey map[ListenerKey]*Listener
 }
@@ -58,6 +66,9 @@ type Listener struct {
 	// Protocol is HTTP (HTTP/1.1 and h2c), TLS (a ClientHello is peeked and its SNI selects a
 	// filter chain) or TCP (bytes are proxied to TCPRoute).
 	Protocol string `yaml:"protocol"`
+	// ProxyProtocol requires a PROXY protocol header (v1 or v2) before anything else on every
+	// connection and takes the client's address from it (gatewayTopology.proxyProtocol).
+	ProxyProtocol bool `yaml:"proxyProtocol,omitempty"`
 	// Servers names the Gateway servers merged here, "namespace/name: servers[i]".
 	Servers []string `yaml:"servers"`
 	// VirtualHosts are what an HTTP listener serves.

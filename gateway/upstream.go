@@ -95,7 +95,9 @@ type exchange struct {
 	route       *Route
 	destination *Destination
 	endpoint    *Endpoint
-	path        string
+	info        RequestInfo
+	// rawPath is the path as the client sent it, to tell whether the upstream's differs.
+	rawPath string
 	// downstream is the client's context, to tell a client that went away from an upstream
 	// that timed out.
 	downstream context.Context
@@ -112,9 +114,10 @@ func exchangeFrom(ctx context.Context) *exchange {
 	return x
 }
 
-// rewriteRequest builds the upstream request as an Istio gateway's Envoy does: the original
-// Host is kept (unless a rewrite says otherwise), the client address is appended to
-// X-Forwarded-For, X-Forwarded-Proto is the downstream scheme, and x-request-id is generated
+// rewriteRequest builds the upstream request as an Istio gateway's Envoy does: the normalized
+// path replaces the client's, the original Host is kept (unless a rewrite says otherwise), the
+// connection's peer is appended to X-Forwarded-For (use_remote_address), the trusted client
+// address is x-envoy-external-address, X-Forwarded-Proto is the downstream scheme, and x-request-id is generated
 // when the client sent none. ReverseProxy has already removed hop-by-hop headers and the
 // client's X-Forwarded-* (which is why the client's X-Forwarded-For is read from pr.In).
 // x-forwarded-client-cert follows the mesh's forwardClientCertDetails.
@@ -123,13 +126,16 @@ func rewriteRequest(pr *httputil.ProxyRequest) {
 	out := pr.Out
 	out.URL.Scheme = "http"
 	out.URL.Host = x.endpoint.Address
+	// The upstream gets the path the routing and authorization saw, not the client's.
+	p := x.info.NormalizedPath
 	if rw := x.route.Rewrite; rw != nil {
-		if p := rw.path(x.route.Match, x.path); p != x.path {
-			setRawPath(out.URL, p)
-		}
+		p = rw.path(x.route.Match, p)
 		if rw.Authority != "" {
 			out.Host = rw.Authority
 		}
+	}
+	if p != x.rawPath {
+		setRawPath(out.URL, p)
 	}
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
 		if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
@@ -138,6 +144,11 @@ func rewriteRequest(pr *httputil.ProxyRequest) {
 		out.Header["X-Forwarded-For"] = []string{ip}
 	}
 	out.Header["X-Forwarded-Proto"] = []string{requestScheme(pr.In)}
+	// Envoy's header for the trusted client address, replacing whatever the client sent.
+	delete(out.Header, "X-Envoy-External-Address")
+	if x.info.RemoteIP.IsValid() {
+		out.Header["X-Envoy-External-Address"] = []string{x.info.RemoteIP.String()}
+	}
 	applyXFCC(out.Header, x.xfcc, x.conn)
 	if len(out.Header["X-Request-Id"]) == 0 {
 		out.Header["X-Request-Id"] = []string{newRequestID()}
@@ -171,6 +182,8 @@ func proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case x != nil && x.downstream.Err() != nil:
 		return
+	case errors.As(err, new(*http.MaxBytesError)):
+		localReply(w, http.StatusRequestEntityTooLarge, bodyPayloadTooLarge)
 	case errors.Is(err, context.DeadlineExceeded):
 		localReply(w, http.StatusGatewayTimeout, bodyUpstreamTimeout)
 	case isDialError(err):

@@ -13,6 +13,24 @@ type Settings struct {
 	DrainTimeout Duration `yaml:"drainTimeout" json:"drainTimeout"`
 	// Upstream sizes the gateway's connection pool towards upstreams.
 	Upstream UpstreamSettings `yaml:"upstream" json:"upstream"`
+	// Downstream bounds what a client may cost the gateway's listeners.
+	Downstream DownstreamSettings `yaml:"downstream" json:"downstream"`
+}
+
+// DownstreamSettings harden the gateway's listeners against slow and greedy clients, with
+// Envoy-like defaults. They apply to listeners opened after they change: a listener keeps the
+// settings of the snapshot that opened it.
+type DownstreamSettings struct {
+	// HeaderTimeout bounds the wait for a request's headers (slowloris); default 10s.
+	HeaderTimeout Duration `yaml:"headerTimeout" json:"headerTimeout"`
+	// IdleTimeout closes a keep-alive connection with no request (Envoy's idle_timeout, 1h).
+	IdleTimeout Duration `yaml:"idleTimeout" json:"idleTimeout"`
+	// MaxConnections caps a listener's open connections; 0 is unlimited.
+	MaxConnections int `yaml:"maxConnections" json:"maxConnections"`
+	// MaxConcurrentStreams caps the HTTP/2 streams of one connection; default 100.
+	MaxConcurrentStreams int `yaml:"maxConcurrentStreams" json:"maxConcurrentStreams"`
+	// MaxRequestBytes caps a request body (413 beyond it); 0 is unlimited.
+	MaxRequestBytes int64 `yaml:"maxRequestBytes" json:"maxRequestBytes"`
 }
 
 // UpstreamSettings sizes the pooled upstream transport. DestinationRule connectionPool settings,
@@ -36,6 +54,11 @@ func DefaultSettings() *Settings {
 			IdleTimeout:         Duration(time.Hour),
 			ConnectTimeout:      Duration(10 * time.Second),
 		},
+		Downstream: DownstreamSettings{
+			HeaderTimeout:        Duration(10 * time.Second),
+			IdleTimeout:          Duration(time.Hour),
+			MaxConcurrentStreams: 100,
+		},
 	}
 }
 
@@ -53,6 +76,15 @@ func (s Settings) withDefaults() *Settings {
 	}
 	if s.Upstream.ConnectTimeout == 0 {
 		s.Upstream.ConnectTimeout = d.Upstream.ConnectTimeout
+	}
+	if s.Downstream.HeaderTimeout == 0 {
+		s.Downstream.HeaderTimeout = d.Downstream.HeaderTimeout
+	}
+	if s.Downstream.IdleTimeout == 0 {
+		s.Downstream.IdleTimeout = d.Downstream.IdleTimeout
+	}
+	if s.Downstream.MaxConcurrentStreams == 0 {
+		s.Downstream.MaxConcurrentStreams = d.Downstream.MaxConcurrentStreams
 	}
 	return &s
 }
