@@ -128,7 +128,7 @@ func (g *Gateway) swapUpstream(s *policy.Settings) {
 	if old != nil && old.settings == want {
 		return
 	}
-	g.upstream.Store(newUpstream(want, g.log, g.buffers))
+	g.upstream.Store(newUpstream(want, g.log, g.buffers, g.opts.Credentials))
 	if old == nil {
 		return
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/gateway/accesslog"
 )
 
 // listenerHandler serves one listener from whatever Table is current when a request starts;
@@ -55,7 +58,8 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		xfcc:       t.ForwardClientCert,
 		conn:       ci,
 	}
-	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	r = r.WithContext(context.WithValue(ctx, routeStateKey{}, &routeState{}))
 	if !limitBody(w, r, h.maxBody) {
 		g.metrics.observe(routeNone, http.StatusRequestEntityTooLarge, start)
 		return
@@ -76,19 +80,23 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Deferred so that a response aborted mid-body (ReverseProxy panics with
 	// http.ErrAbortHandler) is still counted.
 	defer func() { g.metrics.observe(route.Name, code, start) }()
+	// The CORS filter comes first in Istio's chain: a preflight is answered before any fault
+	// or routing, and every later response carries the CORS headers.
+	if route.CORS != nil && route.CORS.preflight(w, r) {
+		code = http.StatusOK
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w, cors: route.CORS, origin: r.Header.Get("Origin")}
+	defer func() { code = sw.code }()
 	switch {
 	case route.Redirect != nil:
-		route.Headers.response().apply(w.Header())
-		w.Header().Set("Location", route.Redirect.location(r, path))
-		code = route.Redirect.Code
-		localReply(w, code, "")
+		route.Headers.response().apply(sw.Header())
+		sw.Header().Set("Location", route.Redirect.location(r, path))
+		localReply(sw, route.Redirect.Code, "")
 	case route.DirectResponse != nil:
-		route.Headers.response().apply(w.Header())
-		code = route.DirectResponse.Status
-		localReply(w, code, route.DirectResponse.Body)
+		route.Headers.response().apply(sw.Header())
+		localReply(sw, route.DirectResponse.Status, route.DirectResponse.Body)
 	default:
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() { code = sw.code }()
 		g.forward(sw, r, x, route)
 	}
 }
@@ -103,8 +111,13 @@ func (vh *VirtualHost) route(r *http.Request, path string) *Route {
 	return nil
 }
 
-// forward proxies the request to an endpoint of one of the route's destinations.
+// forward proxies the request to an endpoint of one of the route's destinations, after the
+// route's fault injection. The route timeout starts after an injected delay (the fault filter
+// runs before Envoy's router) and covers every retry.
 func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, x *exchange, route *Route) {
+	if route.Fault != nil && !route.Fault.inject(w, r) {
+		return
+	}
 	d := route.pick()
 	if d == nil || d.cluster == nil {
 		// Envoy's "cluster not found": 503 with no body.
@@ -119,12 +132,38 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, x *exchange, r
 	ep.inflight.Add(1)
 	defer ep.inflight.Add(-1)
 	x.route, x.destination, x.endpoint = route, d, ep
+	if len(route.Mirrors) > 0 {
+		g.mirror(r, x)
+	}
 	if route.Timeout > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(route.Timeout))
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
 	g.upstream.Load().proxy(d.cluster.Protocol).ServeHTTP(w, r)
+}
+
+// routeState is what route actions decided about one request, for the access log.
+type routeState struct {
+	flags atomic.Uint32
+}
+
+type routeStateKey struct{}
+
+// setFlags records Envoy response flags for the request ctx belongs to.
+func setFlags(ctx context.Context, f accesslog.ResponseFlags) {
+	if s, ok := ctx.Value(routeStateKey{}).(*routeState); ok {
+		s.flags.Or(uint32(f))
+	}
+}
+
+// ResponseFlagsFrom returns the response flags that route actions (fault injection, retries,
+// timeouts) set on a request the gateway is serving.
+func ResponseFlagsFrom(ctx context.Context) accesslog.ResponseFlags {
+	if s, ok := ctx.Value(routeStateKey{}).(*routeState); ok {
+		return accesslog.ResponseFlags(s.flags.Load())
+	}
+	return 0
 }
 
 func query(r *http.Request) string {

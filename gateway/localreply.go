@@ -29,23 +29,30 @@ func localReply(w http.ResponseWriter, code int, body string) {
 	}
 }
 
-// statusWriter records the status code sent, for metrics. It unwraps for
-// http.ResponseController, which ReverseProxy uses to flush and to hijack upgrades.
+// statusWriter records the status code sent, for metrics, and adds the route's CORS headers
+// to the final response. It unwraps for http.ResponseController, which ReverseProxy uses to
+// flush and to hijack upgrades.
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	// cors, when set, adds its headers for origin (the request's Origin) to the response.
+	cors   *CORSPolicy
+	origin string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.code = code
+		if w.cors != nil {
+			w.cors.responseHeaders(w.Header(), w.origin)
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
-		w.code = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }

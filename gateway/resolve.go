@@ -105,9 +105,6 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 		return cl, name
 	}
 	dr := c.destinationRule(host, se.Namespace)
-	if dr != nil && dr.Spec.(*networking.DestinationRule).GetTrafficPolicy() != nil {
-		c.problems.warn(dr, "spec.trafficPolicy", "trafficPolicy is not applied by the gateway yet: ignored")
-	}
 	var subset map[string]string
 	if d.GetSubset() != "" {
 		var ok bool
@@ -122,20 +119,27 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 		Resolution:   spec.GetResolution().String(),
 		Protocol:     upstreamProtocol(sp.GetProtocol()),
 	}
+	if spec.GetLocation() == networking.ServiceEntry_MESH_INTERNAL {
+		cl.Location = spec.GetLocation().String()
+	}
+	if dr != nil && !l4 {
+		c.applyTrafficPolicy(cl, dr, d.GetSubset(), sp.GetNumber(), host)
+	}
 	switch p := strings.ToUpper(sp.GetProtocol()); {
 	case l4:
 		// Bytes are proxied as they come: TLS passed through stays TLS.
-	case p == "HTTPS" || p == "TLS":
-		c.problems.warn(se, "spec.ports", "port %d is %s: TLS origination is not supported yet, the gateway sends plaintext HTTP", sp.GetNumber(), p)
+	case (p == "HTTPS" || p == "TLS") && cl.TLS == nil:
+		c.problems.warn(se, "spec.ports", "port %d is %s but no DestinationRule tls originates TLS to %s: the gateway sends plaintext HTTP", sp.GetNumber(), p, host)
 	}
 	if spec.GetResolution() == networking.ServiceEntry_NONE {
 		c.problems.warn(se, "spec.resolution", "resolution NONE has no meaning at a gateway: the gateway connects to %s (or the endpoints) as with DNS", host)
 	}
 	for _, ep := range c.endpoints(se, spec, sp, host) {
 		if policy.SelectorMatches(subset, ep.labels) {
-			cl.Endpoints = append(cl.Endpoints, &Endpoint{Address: ep.address})
+			cl.Endpoints = append(cl.Endpoints, &Endpoint{Address: ep.address, Weight: ep.weight})
 		}
 	}
+	cl.finish()
 	c.clusters[key] = cl
 	return cl, name
 }
@@ -177,6 +181,7 @@ func upstreamProtocol(p string) string {
 type endpoint struct {
 	address string
 	labels  map[string]string
+	weight  uint32
 }
 
 // endpoints lists where a ServiceEntry port is served. STATIC uses its endpoints (or the
@@ -194,7 +199,7 @@ func (c *compiler) endpoints(se *policy.Resource, spec *networking.ServiceEntry,
 		if port == 0 {
 			port = targetPort(sp)
 		}
-		out = append(out, endpoint{address: net.JoinHostPort(addr, strconv.FormatUint(uint64(port), 10)), labels: labels})
+		out = append(out, endpoint{address: net.JoinHostPort(addr, strconv.FormatUint(uint64(port), 10)), labels: labels, weight: we.GetWeight()})
 	}
 	for i, we := range spec.GetEndpoints() {
 		addWorkload(fmt.Sprintf("spec.endpoints[%d].address", i), we, we.GetLabels(), se)
@@ -215,7 +220,9 @@ func (c *compiler) endpoints(se *policy.Resource, spec *networking.ServiceEntry,
 		out = append(out, endpoint{address: net.JoinHostPort(host, strconv.FormatUint(uint64(targetPort(sp)), 10))})
 	}
 	slices.SortStableFunc(out, func(a, b endpoint) int { return cmp.Compare(a.address, b.address) })
-	return slices.CompactFunc(out, func(a, b endpoint) bool { return a.address == b.address && maps.Equal(a.labels, b.labels) })
+	return slices.CompactFunc(out, func(a, b endpoint) bool {
+		return a.address == b.address && a.weight == b.weight && maps.Equal(a.labels, b.labels)
+	})
 }
 
 func targetPort(sp *networking.ServicePort) uint32 {
@@ -274,11 +281,8 @@ func (c *compiler) subsetLabels(dr *policy.Resource, subset string) (map[string]
 	if dr == nil {
 		return nil, false
 	}
-	for i, s := range dr.Spec.(*networking.DestinationRule).GetSubsets() {
+	for _, s := range dr.Spec.(*networking.DestinationRule).GetSubsets() {
 		if s.GetName() == subset {
-			if s.GetTrafficPolicy() != nil {
-				c.problems.warn(dr, fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), "trafficPolicy is not applied by the gateway yet: ignored")
-			}
 			return s.GetLabels(), true
 		}
 	}

@@ -21,6 +21,11 @@ type Route struct {
 	// default.
 	Timeout Duration   `yaml:"timeout,omitempty"`
 	Headers *HeaderOps `yaml:"headers,omitempty"`
+	// Retries is nil when the VirtualService has none: Istio's default policy applies.
+	Retries *RetryPolicy `yaml:"retries,omitempty"`
+	Fault   *Fault       `yaml:"fault,omitempty"`
+	Mirrors []*Mirror    `yaml:"mirrors,omitempty"`
+	CORS    *CORSPolicy  `yaml:"corsPolicy,omitempty"`
 
 	totalWeight uint32
 }

@@ -27,7 +27,6 @@ func (c *compiler) virtualServiceRoutes(vs *policy.Resource, gateway string, por
 	var out []*Route
 	for i, h := range spec.GetHttp() {
 		field := fmt.Sprintf("spec.http[%d]", i)
-		c.unsupportedRouteFields(vs, field, h)
 		catchAll := false
 		if len(h.GetMatch()) == 0 {
 			if r := c.route(vs, field, "", i, h, nil, port); r != nil {
@@ -95,6 +94,7 @@ func (c *compiler) route(vs *policy.Resource, field, matchField string, index in
 	r := &Route{Name: vs.Namespace + "/" + vs.Name + "/" + name, Match: match}
 	headers, authority := compileHeaderOps(h.GetHeaders())
 	r.Headers = headers
+	r.CORS = c.compileCORS(vs, field+".corsPolicy", h.GetCorsPolicy())
 	switch {
 	case h.GetRedirect() != nil:
 		r.Redirect = c.compileRedirect(vs, field+".redirect", h.GetRedirect(), port)
@@ -110,27 +110,10 @@ func (c *compiler) route(vs *policy.Resource, field, matchField string, index in
 	}
 	r.Rewrite = rw
 	r.Timeout = Duration(h.GetTimeout().AsDuration())
+	r.Retries = c.compileRetries(vs, field+".retries", h.GetRetries())
+	r.Fault = c.compileFault(vs, field+".fault", h.GetFault())
+	r.Mirrors = c.compileMirrors(vs, field, h, port)
 	return r
-}
-
-// unsupportedRouteFields reports what an HTTPRoute asks for that the gateway does not do yet,
-// so nobody believes a retry or a CORS policy is in force when it is not.
-func (c *compiler) unsupportedRouteFields(vs *policy.Resource, field string, h *networking.HTTPRoute) {
-	type feature struct {
-		set  bool
-		name string
-	}
-	for _, f := range []feature{
-		{h.GetRetries() != nil, "retries"},
-		{h.GetFault() != nil, "fault"},
-		{h.GetMirror() != nil, "mirror"},
-		{len(h.GetMirrors()) > 0, "mirrors"},
-		{h.GetCorsPolicy() != nil, "corsPolicy"},
-	} {
-		if f.set {
-			c.problems.warn(vs, field+"."+f.name, "%s is not applied by the gateway yet: ignored", f.name)
-		}
-	}
 }
 
 func compileDirectResponse(d *networking.HTTPDirectResponse) *DirectResponse {

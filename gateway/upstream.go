@@ -9,29 +9,38 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/sds"
 )
 
-// upstream is the gateway's connection pools towards upstreams, one per protocol, shared by
-// every route and every Table so that a reload keeps warm connections. It is replaced only
-// when Settings.upstream changes.
+// upstream is the gateway's connection pools towards upstreams: one per protocol shared by
+// every route and every Table so that a reload keeps warm connections, and one per cluster
+// whose DestinationRule needs its own (TLS origination, pool limits), kept with the cluster's
+// runtime state while its policy is unchanged. It is replaced only when Settings.upstream
+// changes.
 type upstream struct {
 	settings policy.UpstreamSettings
-	http1    *http.Transport
-	h2c      *http.Transport
-	proxy1   *httputil.ReverseProxy
-	proxy2   *httputil.ReverseProxy
+	log      *slog.Logger
+	// store holds the credentials TLS origination reads (credentialName); nil means none.
+	store  *sds.Store
+	http1  *http.Transport
+	h2c    *http.Transport
+	proxy1 *httputil.ReverseProxy
+
+	mu       sync.Mutex
+	runtimes map[string]*clusterRuntime
 }
 
-func newUpstream(s policy.UpstreamSettings, log *slog.Logger, buffers httputil.BufferPool) *upstream {
+func newUpstream(s policy.UpstreamSettings, log *slog.Logger, buffers httputil.BufferPool, store *sds.Store) *upstream {
 	s = upstreamDefaults(s)
-	u := &upstream{settings: s, http1: newTransport(s, false), h2c: newTransport(s, true)}
+	u := &upstream{settings: s, log: log, store: store, http1: newTransport(s, false), h2c: newTransport(s, true), runtimes: map[string]*clusterRuntime{}}
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	newProxy := func(t http.RoundTripper) *httputil.ReverseProxy {
 		return &httputil.ReverseProxy{
-			Rewrite:        rewriteRequest,
+			Rewrite:        u.rewrite,
 			Transport:      t,
 			BufferPool:     buffers,
 			ErrorHandler:   proxyError,
@@ -39,7 +48,10 @@ func newUpstream(s policy.UpstreamSettings, log *slog.Logger, buffers httputil.B
 			ErrorLog:       errorLog,
 		}
 	}
-	u.proxy1, u.proxy2 = newProxy(u.http1), newProxy(u.h2c)
+	// One proxy: dispatch chooses each request's pool from its cluster.
+	// retryTransport (route retries and per-try timeouts) wraps dispatch, so each try goes
+	// through the cluster's pool, circuit breaker and outlier detection.
+	u.proxy1 = newProxy(&retryTransport{next: dispatch{u: u}})
 	return u
 }
 
@@ -77,16 +89,19 @@ func newTransport(s policy.UpstreamSettings, h2c bool) *http.Transport {
 	return t
 }
 
-func (u *upstream) proxy(protocol string) *httputil.ReverseProxy {
-	if protocol == "HTTP2" {
-		return u.proxy2
-	}
-	return u.proxy1
-}
+// proxy returns the reverse proxy; the protocol is decided per request by the cluster.
+func (u *upstream) proxy(string) *httputil.ReverseProxy { return u.proxy1 }
 
 func (u *upstream) closeIdle() {
 	u.http1.CloseIdleConnections()
 	u.h2c.CloseIdleConnections()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, rt := range u.runtimes {
+		if rt.transport != nil {
+			rt.transport.CloseIdleConnections()
+		}
+	}
 }
 
 // exchange is what the handler decided for one request, handed to the ReverseProxy hooks
@@ -105,6 +120,10 @@ type exchange struct {
 	// plaintext.
 	xfcc string
 	conn *connInfo
+	// setCookie is the consistent-hash cookie the gateway generated for this request.
+	setCookie *http.Cookie
+	// noHealthy is set when, once the cluster's outlier state is known, no endpoint is up.
+	noHealthy bool
 }
 
 type exchangeKey struct{}
@@ -125,6 +144,9 @@ func rewriteRequest(pr *httputil.ProxyRequest) {
 	x := exchangeFrom(pr.In.Context())
 	out := pr.Out
 	out.URL.Scheme = "http"
+	if x.destination.cluster != nil && x.destination.cluster.TLS != nil {
+		out.URL.Scheme = "https"
+	}
 	out.URL.Host = x.endpoint.Address
 	// The upstream gets the path the routing and authorization saw, not the client's.
 	p := x.info.NormalizedPath
@@ -171,6 +193,9 @@ func modifyResponse(res *http.Response) error {
 	if x := exchangeFrom(res.Request.Context()); x != nil {
 		x.route.Headers.response().apply(res.Header)
 		x.destination.Headers.response().apply(res.Header)
+		if x.setCookie != nil {
+			res.Header.Add("Set-Cookie", x.setCookie.String())
+		}
 	}
 	return nil
 }
@@ -182,16 +207,24 @@ func proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case x != nil && x.downstream.Err() != nil:
 		return
+	case errors.Is(err, errNoHealthyUpstream):
+		localReply(w, http.StatusServiceUnavailable, bodyNoHealthyUpstream)
+	case errors.Is(err, errOverflow):
+		w.Header().Set("X-Envoy-Overloaded", "true")
+		localReply(w, http.StatusServiceUnavailable, bodyOverflow)
 	case errors.As(err, new(*http.MaxBytesError)):
 		localReply(w, http.StatusRequestEntityTooLarge, bodyPayloadTooLarge)
 	case errors.Is(err, context.DeadlineExceeded):
 		localReply(w, http.StatusGatewayTimeout, bodyUpstreamTimeout)
-	case isDialError(err):
+	case isDialError(err), errors.As(err, new(*originationError)):
 		localReply(w, http.StatusServiceUnavailable, bodyConnectFailure)
 	default:
 		localReply(w, http.StatusServiceUnavailable, bodyConnectionReset)
 	}
 }
+
+// bodyOverflow is Envoy's local reply body for a request its circuit breakers refused.
+const bodyOverflow = "upstream connect error or disconnect/reset before headers. reset reason: overflow"
 
 func isDialError(err error) bool {
 	var op *net.OpError
