@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hardeningConfig: DECODE_AND_MERGE_SLASHES path normalization, a 1s header timeout, the demo
+// backend behind edge.example.com and a flaky upstream behind flaky.example.com.
+const hardeningConfig = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    pathNormalization:
+      normalization: DECODE_AND_MERGE_SLASHES
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: Settings
+metadata: {name: gatehouse, namespace: istio-system}
+spec:
+  downstream: {headerTimeout: 1s}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [edge.example.com, flaky.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge, namespace: istio-system}
+spec:
+  hosts: [edge.example.com]
+  gateways: [edge]
+  http:
+  - route:
+    - destination: {host: backend.internal}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: flaky, namespace: istio-system}
+spec:
+  hosts: [flaky.example.com]
+  gateways: [edge]
+  http:
+  - route:
+    - destination: {host: flaky.internal}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: backend, namespace: istio-system}
+spec:
+  hosts: [backend.internal]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: flaky, namespace: istio-system}
+spec:
+  hosts: [flaky.internal]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+`
+
+// TestDownstreamHardening drives the binary with curl and raw TCP clients through the request
+// handling an edge must get right before it routes anything.
+func TestDownstreamHardening(t *testing.T) {
+	t.Parallel()
+	// The flaky upstream fails every other request with 503; Istio's default retry policy (no
+	// `retries` in the VirtualService) must hide that from clients.
+	var calls atomic.Int64
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1)%2 == 1 {
+			http.Error(w, "flaky", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(flaky.Close)
+	flakyPort := flaky.Listener.Addr().(*net.TCPAddr).Port
+
+	dir := t.TempDir()
+	writeFile(t, dir, "config.yaml", fmt.Sprintf(hardeningConfig, backend(t, "v1"), flakyPort))
+	g := run(t, dir, 80)
+	host := "Host: edge.example.com"
+
+	t.Run("default retries turn a flaky upstream's 503s into 200s", func(t *testing.T) {
+		for range 10 {
+			if body, code := curl(t, "-H", "Host: flaky.example.com", g.url("/")); code != 200 || body != "ok" {
+				t.Fatalf("code %d body %q", code, body)
+			}
+		}
+	})
+	t.Run("paths arrive normalized", func(t *testing.T) {
+		for raw, want := range map[string]string{
+			"/a/../anything/x":    `"path":"/anything/x"`,
+			"/anything%2Fadmin":   `"path":"/anything/admin"`,
+			"/anything//a/./b":    `"path":"/anything/a/b"`,
+			"/x/..%2F../anything": `"path":"/anything"`,
+		} {
+			body, code := curl(t, "--path-as-is", "-H", host, g.url(raw))
+			if code != 200 || !strings.Contains(body, want) {
+				t.Errorf("%s: code %d, want %s in\n%s", raw, code, want, body)
+			}
+		}
+	})
+	t.Run("an oversized header gets 431", func(t *testing.T) {
+		if _, code := curl(t, "-H", host, "-H", "x-big: "+strings.Repeat("a", 70<<10), g.url("/headers")); code != 431 {
+			t.Errorf("code %d, want 431", code)
+		}
+	})
+	t.Run("a spoofed X-Forwarded-For does not change the client address", func(t *testing.T) {
+		body, code := curl(t, "-H", host, "-H", "X-Forwarded-For: 6.6.6.6", g.url("/headers"))
+		if code != 200 || !strings.Contains(body, `"X-Envoy-External-Address":"127.0.0.1"`) || !strings.Contains(body, "6.6.6.6,127.0.0.1") {
+			t.Errorf("code %d:\n%s", code, body)
+		}
+	})
+	t.Run("a slowloris client is cut off by the header timeout", func(t *testing.T) {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.http))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := io.WriteString(conn, "GET /headers HTTP/1.1\r\nHost: edge.example.com\r\nX-Slow: "); err != nil {
+			t.Fatal(err)
+		}
+		// Never finish the headers. The gateway must close the connection; the deadline only
+		// stops the test from hanging if it does not.
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, err = io.Copy(io.Discard, bufio.NewReader(conn))
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the connection was still open after 30s")
+		}
+	})
+}
