@@ -56,6 +56,9 @@ func Compile(snap *policy.Snapshot, opts CompileOptions) (*Table, policy.Problem
 	for _, name := range slices.Sorted(maps.Keys(c.clusters)) {
 		t.Clusters = append(t.Clusters, c.clusters[name])
 	}
+	al, alProblems := accessLogConfig(snap)
+	t.AccessLog = al
+	c.problems.list = append(c.problems.list, alProblems...)
 	c.problems.list.Sort()
 	return t, c.problems.list
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,10 +25,13 @@ type clusterRuntime struct {
 	hosts     sync.Map // address -> *hostHealth
 	// dnsWarned makes an unresolvable destination one log line, not one per request.
 	dnsWarned atomic.Bool
+	// dns is the resolved side of a DNS cluster; nil for the others.
+	dns *dnsCluster
 }
 
 // runtimeKey names a cluster's runtime: a change of endpoints keeps it, a change of policy
-// starts a new one.
+// starts a new one. A DNS cluster's names and balancer are its policy too, since its runtime
+// resolves and balances them.
 func (c *Cluster) runtimeKey() string {
 	key := c.Name + "|" + c.ServiceEntry + "|" + c.Protocol
 	if p := c.ConnectionPool; p != nil {
@@ -38,6 +42,13 @@ func (c *Cluster) runtimeKey() string {
 	}
 	if t := c.TLS; t != nil {
 		key += fmt.Sprintf("|tls%+v", *t)
+	}
+	if dnsResolution(c.Resolution) {
+		lb, _ := json.Marshal(c.LoadBalancer)
+		key += "|" + c.Resolution + "|" + string(lb)
+		for _, e := range c.Endpoints {
+			key += fmt.Sprintf("|%s/%d", e.Address, e.Weight)
+		}
 	}
 	return key
 }
@@ -52,6 +63,12 @@ func (u *upstream) adopt(c *Cluster) *clusterRuntime {
 	rt, ok := u.runtimes[key]
 	if !ok {
 		rt = &clusterRuntime{limiter: newLimiter(c.ConnectionPool, c.Protocol), transport: u.clusterTransport(c)}
+		rt.dns = newDNSCluster(c, &rt.hosts)
+		if rt.dns != nil && rt.dns.logical {
+			for _, t := range rt.dns.targets {
+				u.logical.Store(net.JoinHostPort(t.host, t.port), rt.dns)
+			}
+		}
 		u.runtimes[key] = rt
 	}
 	u.mu.Unlock()
@@ -63,6 +80,35 @@ func (u *upstream) adopt(c *Cluster) *clusterRuntime {
 	}
 	c.runtime.Store(rt)
 	return rt
+}
+
+// bind adopts every cluster of a Table about to be served, so DNS answers reach its clusters
+// from their first request, and drops the runtimes no cluster of it uses: their idle
+// connections close, and requests still in flight on an older Table finish on them.
+func (u *upstream) bind(t *Table) {
+	keep := make(map[*clusterRuntime]bool, len(t.Clusters))
+	for _, c := range t.Clusters {
+		keep[u.adopt(c)] = true
+	}
+	var dropped []*clusterRuntime
+	u.mu.Lock()
+	for k, rt := range u.runtimes {
+		if !keep[rt] {
+			delete(u.runtimes, k)
+			dropped = append(dropped, rt)
+		}
+	}
+	u.mu.Unlock()
+	for _, rt := range dropped {
+		if rt.transport != nil {
+			rt.transport.CloseIdleConnections()
+		}
+		if rt.dns != nil {
+			for _, t := range rt.dns.targets {
+				u.logical.CompareAndDelete(net.JoinHostPort(t.host, t.port), rt.dns)
+			}
+		}
+	}
 }
 
 // clusterTransport builds a pool for a cluster whose policy differs from the shared pools', or
@@ -82,6 +128,7 @@ func (u *upstream) clusterTransport(c *Cluster) *http.Transport {
 		}
 	}
 	t := newTransport(s, c.Protocol == "HTTP2" && c.TLS == nil)
+	t.DialContext = u.dialVia(t.DialContext)
 	if p != nil {
 		if p.MaxConnections > 0 {
 			t.MaxConnsPerHost = int(p.MaxConnections)
@@ -186,7 +233,11 @@ func (d dispatch) observe(c *Cluster, rt *clusterRuntime, x *exchange, res *http
 		return
 	}
 	now := time.Now()
-	if h.record(c.OutlierDetection, outcomeOf(status, err), now, func() bool { return mayEject(c, now) }) {
+	pool := c
+	if v := c.dnsView(); v != nil {
+		pool = v
+	}
+	if h.record(c.OutlierDetection, outcomeOf(status, err), now, func() bool { return mayEject(pool, now) }) {
 		d.u.log.Info("outlier detection ejected an upstream endpoint", "cluster", c.Name, "endpoint", x.endpoint.Address)
 	}
 }

@@ -23,6 +23,7 @@ type Gateway struct {
 	metrics *metrics
 	buffers *bufferPool
 	tickets *ticketKeys
+	dns     *dnsRefresher
 
 	table    atomic.Pointer[Table]
 	upstream atomic.Pointer[upstream]
@@ -36,6 +37,8 @@ type Gateway struct {
 	// replaced by a settings change until their in-flight requests are done.
 	retiring sync.WaitGroup
 	stop     chan struct{}
+
+	accessLogs accessLogs
 }
 
 // New returns a Gateway that serves nothing until the first Apply.
@@ -44,9 +47,10 @@ func New(opts Options) *Gateway {
 	return &Gateway{
 		log:       opts.Logger,
 		opts:      opts,
-		metrics:   newMetrics(opts.Registerer),
+		metrics:   newMetrics(opts.Registerer, opts.Compile),
 		buffers:   &bufferPool{},
 		tickets:   newTicketKeys(opts.TicketKeyRotation),
+		dns:       newDNSRefresher(),
 		listeners: map[ListenerKey]*listener{},
 		drain:     policy.DefaultSettings().DrainTimeout.Std(),
 		stop:      make(chan struct{}),
@@ -80,8 +84,10 @@ func (g *Gateway) Apply(snap *policy.Snapshot) error {
 		return fmt.Errorf("gateway: snapshot %d: %w", snap.Version, err)
 	}
 	g.swapUpstream(snap.Settings)
+	g.bindTable(t)
 	// The Table is in place before new listeners accept, so no request finds its port missing.
 	g.table.Store(t)
+	g.updateAccessLog(t.AccessLog)
 	for _, l := range started {
 		g.listeners[l.key] = l
 		l.serve(g)
@@ -191,6 +197,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if u := g.upstream.Load(); u != nil {
 		u.closeIdle()
 	}
+	g.stopAccessLog()
 	return errors.Join(errs...)
 }
 

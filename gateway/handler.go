@@ -20,10 +20,22 @@ type listenerHandler struct {
 }
 
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
 	g := h.g
 	g.metrics.active.Inc()
 	defer g.metrics.active.Dec()
+	rs := &routeState{start: time.Now(), log: g.accessLogs.live.Load()}
+	sw := &statusWriter{ResponseWriter: w, state: rs}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &countingBody{ReadCloser: r.Body, n: &rs.received}
+	}
+	if rs.log != nil && len(r.Header["X-Request-Id"]) == 0 {
+		// Generated here rather than when forwarding, so the log line carries the id the
+		// upstream sees; local replies get one too, as Envoy's do.
+		r.Header["X-Request-Id"] = []string{newRequestID()}
+	}
+	// Deferred so that a response aborted mid-body (ReverseProxy panics with
+	// http.ErrAbortHandler) is still counted and logged.
+	defer func() { g.finish(r, sw) }()
 	var vh *VirtualHost
 	t := g.table.Load()
 	ci := connInfoFrom(r.Context())
@@ -40,54 +52,46 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if vh == nil {
-		localReply(w, http.StatusNotFound, "")
-		g.metrics.observe(routeNone, http.StatusNotFound, start)
+		rs.noRoute()
+		localReply(sw, http.StatusNotFound, "")
 		return
 	}
 	raw := requestPath(r)
 	path, err := normalizePath(t.pathMode, raw)
 	if err != nil {
-		localReply(w, http.StatusBadRequest, "")
-		g.metrics.observe(routeNone, http.StatusBadRequest, start)
+		localReply(sw, http.StatusBadRequest, "")
 		return
 	}
-	x := &exchange{
+	rs.x = &exchange{
 		info:       RequestInfo{NormalizedPath: path, RemoteIP: remoteIP(peerIP(r.RemoteAddr), r.Header["X-Forwarded-For"], t.NumTrustedProxies)},
 		rawPath:    raw,
 		downstream: r.Context(),
 		xfcc:       t.ForwardClientCert,
 		conn:       ci,
 	}
-	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
-	r = r.WithContext(context.WithValue(ctx, routeStateKey{}, &routeState{}))
-	if !limitBody(w, r, h.maxBody) {
-		g.metrics.observe(routeNone, http.StatusRequestEntityTooLarge, start)
+	ctx := context.WithValue(r.Context(), exchangeKey{}, rs.x)
+	r = r.WithContext(context.WithValue(ctx, routeStateKey{}, rs))
+	if !limitBody(sw, r, h.maxBody) {
 		return
 	}
 	if vh.RequireTLS && r.TLS == nil {
 		w.Header().Set("Location", "https://"+r.Host+path+query(r))
-		localReply(w, http.StatusMovedPermanently, "")
-		g.metrics.observe(routeHTTPSRedirect, http.StatusMovedPermanently, start)
+		localReply(sw, http.StatusMovedPermanently, "")
 		return
 	}
 	route := vh.route(r, path)
 	if route == nil {
-		localReply(w, http.StatusNotFound, "")
-		g.metrics.observe(routeNone, http.StatusNotFound, start)
+		rs.noRoute()
+		localReply(sw, http.StatusNotFound, "")
 		return
 	}
-	code := 0
-	// Deferred so that a response aborted mid-body (ReverseProxy panics with
-	// http.ErrAbortHandler) is still counted.
-	defer func() { g.metrics.observe(route.Name, code, start) }()
+	rs.x.route = route
 	// The CORS filter comes first in Istio's chain: a preflight is answered before any fault
 	// or routing, and every later response carries the CORS headers.
-	if route.CORS != nil && route.CORS.preflight(w, r) {
-		code = http.StatusOK
+	if route.CORS != nil && route.CORS.preflight(sw, r) {
 		return
 	}
-	sw := &statusWriter{ResponseWriter: w, cors: route.CORS, origin: r.Header.Get("Origin")}
-	defer func() { code = sw.code }()
+	sw.cors, sw.origin = route.CORS, r.Header.Get("Origin")
 	switch {
 	case route.Redirect != nil:
 		route.Headers.response().apply(sw.Header())
@@ -97,7 +101,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route.Headers.response().apply(sw.Header())
 		localReply(sw, route.DirectResponse.Status, route.DirectResponse.Body)
 	default:
-		g.forward(sw, r, x, route)
+		g.forward(sw, r, rs.x, route)
 	}
 }
 
@@ -115,12 +119,16 @@ func (vh *VirtualHost) route(r *http.Request, path string) *Route {
 // route's fault injection. The route timeout starts after an injected delay (the fault filter
 // runs before Envoy's router) and covers every retry.
 func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, x *exchange, route *Route) {
+	// Picked before the fault filter runs, so that the access log and metrics name the
+	// cluster of a faulted request, as Envoy's do.
+	d := route.pick()
+	x.destination = d
 	if route.Fault != nil && !route.Fault.inject(w, r) {
 		return
 	}
-	d := route.pick()
 	if d == nil || d.cluster == nil {
 		// Envoy's "cluster not found": 503 with no body.
+		setFlags(r.Context(), accesslog.NoClusterFound)
 		localReply(w, http.StatusServiceUnavailable, "")
 		return
 	}
@@ -131,7 +139,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, x *exchange, r
 	}
 	ep.inflight.Add(1)
 	defer ep.inflight.Add(-1)
-	x.route, x.destination, x.endpoint = route, d, ep
+	x.endpoint = ep
 	if len(route.Mirrors) > 0 {
 		g.mirror(r, x)
 	}
@@ -140,12 +148,37 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, x *exchange, r
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
+	if s, ok := r.Context().Value(routeStateKey{}).(*routeState); ok {
+		s.upstreamStart = time.Now()
+	}
 	g.upstream.Load().proxy(d.cluster.Protocol).ServeHTTP(w, r)
 }
 
-// routeState is what route actions decided about one request, for the access log.
+// routeState is what the gateway decided and measured about one request, for the access log
+// and metrics.
 type routeState struct {
+	// flags are set by whichever goroutine a route action runs on (retries, timeouts).
 	flags atomic.Uint32
+	start time.Time
+	// log is the access log when the request started; nil when it is off.
+	log *accessLogSink
+	// x is the exchange once the request has a path; its route, destination and endpoint as
+	// far as the request got.
+	x *exchange
+	// received counts request body bytes; the upstream transport reads the body on its own
+	// goroutine.
+	received atomic.Int64
+	// upstreamStart is when the request was handed to the upstream; serviceTime how long the
+	// upstream took to answer with headers, when it did.
+	upstreamStart time.Time
+	serviceTime   time.Duration
+	// details is %RESPONSE_CODE_DETAILS% where the gateway knows it.
+	details string
+}
+
+func (s *routeState) noRoute() {
+	s.flags.Or(uint32(accesslog.NoRouteFound))
+	s.details = "route_not_found"
 }
 
 type routeStateKey struct{}

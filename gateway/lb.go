@@ -45,6 +45,9 @@ func (c *Cluster) policy() string {
 // ejected. Nil when there is none: Envoy's "no healthy upstream". A consistent-hash cluster
 // picks again with the request in pickFor; pick then only tells whether any endpoint is up.
 func (c *Cluster) pick() *Endpoint {
+	if v := c.dnsView(); v != nil {
+		return v.pick()
+	}
 	cands := c.candidates(time.Now())
 	switch len(cands) {
 	case 0:
@@ -141,6 +144,9 @@ func weightedAt(es []*Endpoint, p uint64) *Endpoint {
 // pickFor is the consistent-hash choice for a request, and the cookie to set when the gateway
 // generated the hash key. ok=false: the cluster does not hash, keep pick's choice.
 func (c *Cluster) pickFor(r *http.Request, x *exchange) (ep *Endpoint, setCookie *http.Cookie, ok bool) {
+	if v := c.dnsView(); v != nil {
+		return v.pickFor(r, x)
+	}
 	if c.ring == nil {
 		return nil, nil, false
 	}

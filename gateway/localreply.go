@@ -4,6 +4,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/gateway/accesslog"
 )
 
 // Bodies of Envoy's local replies, which clients and tests written against Istio look for.
@@ -17,7 +20,14 @@ const (
 
 // localReply answers as Envoy's local replies do: text/plain when there is a body, and always
 // a Content-Length.
+//
+// Each of Envoy's bodies stands for one response flag; a reply through the request's
+// statusWriter records it, so the access log and metrics say why the gateway answered.
 func localReply(w http.ResponseWriter, code int, body string) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.local = true
+		sw.state.flags.Or(uint32(localReplyFlags(body)))
+	}
 	h := w.Header()
 	if body != "" {
 		h.Set("Content-Type", "text/plain")
@@ -29,12 +39,33 @@ func localReply(w http.ResponseWriter, code int, body string) {
 	}
 }
 
-// statusWriter records the status code sent, for metrics, and adds the route's CORS headers
-// to the final response. It unwraps for http.ResponseController, which ReverseProxy uses to
-// flush and to hijack upgrades.
+// localReplyFlags is the response flag Envoy sets with each local reply body.
+func localReplyFlags(body string) accesslog.ResponseFlags {
+	switch body {
+	case bodyNoHealthyUpstream:
+		return accesslog.NoHealthyUpstream
+	case bodyConnectFailure:
+		return accesslog.UpstreamConnectionFailure
+	case bodyConnectionReset:
+		return accesslog.UpstreamConnectionTermination
+	case bodyUpstreamTimeout:
+		return accesslog.UpstreamRequestTimeout
+	case bodyOverflow:
+		return accesslog.UpstreamOverflow
+	}
+	return 0
+}
+
+// statusWriter records the status code and body bytes sent, for metrics and the access log,
+// and adds the route's CORS headers to the final response. It unwraps for
+// http.ResponseController, which ReverseProxy uses to flush and to hijack upgrades.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	state *routeState
+	code  int
+	bytes int64
+	// local is set when the gateway answered itself rather than relaying an upstream.
+	local bool
 	// cors, when set, adds its headers for origin (the request's Origin) to the response.
 	cors   *CORSPolicy
 	origin string
@@ -43,6 +74,9 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.code = code
+		if s := w.state; !w.local && !s.upstreamStart.IsZero() {
+			s.serviceTime = time.Since(s.upstreamStart)
+		}
 		if w.cors != nil {
 			w.cors.responseHeaders(w.Header(), w.origin)
 		}
@@ -54,7 +88,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

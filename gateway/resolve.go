@@ -217,6 +217,12 @@ func (c *compiler) endpoints(se *policy.Resource, spec *networking.ServiceEntry,
 		}
 	}
 	if len(out) == 0 && spec.GetResolution() != networking.ServiceEntry_STATIC {
+		if strings.HasPrefix(host, "*") {
+			// Envoy would need its dynamic forward proxy to dial the name the client asked
+			// for; the gateway has no name to look up.
+			c.problems.warn(se, "spec.hosts", "wildcard host %s has no endpoints: the gateway has no name to resolve, so traffic to it fails; list the hosts, or give endpoints", host)
+			return nil
+		}
 		out = append(out, endpoint{address: net.JoinHostPort(host, strconv.FormatUint(uint64(targetPort(sp)), 10))})
 	}
 	slices.SortStableFunc(out, func(a, b endpoint) int { return cmp.Compare(a.address, b.address) })

@@ -26,6 +26,8 @@ type Table struct {
 	// NumTrustedProxies is MeshConfig defaultConfig.gatewayTopology.numTrustedProxies: how many
 	// X-Forwarded-For hops are the gateway's own proxies when it decides the client's address.
 	NumTrustedProxies uint32 `yaml:"numTrustedProxies,omitempty"`
+	// AccessLog is MeshConfig accessLogFile/accessLogEncoding; nil means no access log.
+	AccessLog *AccessLog `yaml:"accessLog,omitempty"`
 
 	pathMode pathMode
 

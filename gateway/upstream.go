@@ -32,11 +32,15 @@ type upstream struct {
 
 	mu       sync.Mutex
 	runtimes map[string]*clusterRuntime
+	// logical maps a DNS_ROUND_ROBIN endpoint's "host:port" to the cluster that resolves it.
+	logical sync.Map
 }
 
 func newUpstream(s policy.UpstreamSettings, log *slog.Logger, buffers httputil.BufferPool, store *sds.Store) *upstream {
 	s = upstreamDefaults(s)
 	u := &upstream{settings: s, log: log, store: store, http1: newTransport(s, false), h2c: newTransport(s, true), runtimes: map[string]*clusterRuntime{}}
+	u.http1.DialContext = u.dialVia(u.http1.DialContext)
+	u.h2c.DialContext = u.dialVia(u.h2c.DialContext)
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	newProxy := func(t http.RoundTripper) *httputil.ReverseProxy {
 		return &httputil.ReverseProxy{

@@ -99,7 +99,7 @@ func TestQuickstart(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("status %d", code)
 		}
-		for _, want := range []string{"gatehouse_requests_total", "gatehouse_request_duration_seconds_bucket", `gatehouse_config_reloads_total{result="ok"} 1`} {
+		for _, want := range []string{"istio_requests_total", "istio_request_duration_milliseconds_bucket", `gatehouse_config_reloads_total{result="ok"} 1`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %s", want)
 			}

@@ -1,0 +1,144 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// observabilityConfig turns the access log on the way Istio users do (MeshConfig accessLogFile
+// and accessLogEncoding) and routes demo.example.com to one backend.
+const observabilityConfig = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    accessLogFile: %q
+    accessLogEncoding: JSON
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: demo, namespace: istio-system}
+spec:
+  hosts: [demo.example.com]
+  gateways: [edge]
+  http:
+  - name: api
+    match: [{uri: {prefix: /anything}}]
+    route:
+    - destination: {host: backend.internal}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: backend, namespace: istio-system}
+spec:
+  hosts: [backend.internal]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+`
+
+// TestObservability checks the data plane's access log and Istio's standard metrics, read as
+// users read them: the log file with a JSON parser, /stats/prometheus with curl.
+func TestObservability(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logFile := filepath.Join(t.TempDir(), "access.log")
+	writeFile(t, dir, "config.yaml", fmt.Sprintf(observabilityConfig, logFile, backend(t, "v1")))
+	g := run(t, dir, 80)
+
+	for path, want := range map[string]int{"/anything/a?x=1": 200, "/anything/b": 200, "/nope": 404} {
+		if _, code := curl(t, "-H", "Host: demo.example.com", "-H", "User-Agent: e2e/1", g.url(path)); code != want {
+			t.Fatalf("%s: code %d, want %d", path, code, want)
+		}
+	}
+
+	type line struct {
+		Method        string  `json:"method"`
+		Path          string  `json:"path"`
+		Code          int     `json:"response_code"`
+		Flags         string  `json:"response_flags"`
+		UserAgent     string  `json:"user_agent"`
+		Authority     string  `json:"authority"`
+		RequestID     string  `json:"request_id"`
+		Cluster       *string `json:"upstream_cluster"`
+		UpstreamHost  *string `json:"upstream_host"`
+		Route         *string `json:"route_name"`
+		BytesSent     int64   `json:"bytes_sent"`
+		StartTime     string  `json:"start_time"`
+		RemoteAddress string  `json:"downstream_remote_address"`
+	}
+	var lines []line
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lines = lines[:0]
+		b, _ := os.ReadFile(logFile)
+		for _, raw := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var l line
+			if raw != "" && json.Unmarshal([]byte(raw), &l) == nil {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("access log has %d JSON lines, want 3:\n%s", len(lines), b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	byPath := map[string]line{}
+	for _, l := range lines {
+		byPath[l.Path] = l
+	}
+	ok := byPath["/anything/a?x=1"]
+	if ok.Code != 200 || ok.Flags != "-" || ok.Method != "GET" || ok.UserAgent != "e2e/1" || ok.Authority != "demo.example.com" || ok.RequestID == "" ||
+		ok.Cluster == nil || *ok.Cluster != "outbound|80||backend.internal" || ok.UpstreamHost == nil || ok.Route == nil || *ok.Route != "istio-system/demo/api" ||
+		ok.BytesSent == 0 || ok.StartTime == "" || !strings.HasPrefix(ok.RemoteAddress, "127.0.0.1:") {
+		t.Errorf("200 line: %+v", ok)
+	}
+	if nr := byPath["/nope"]; nr.Code != 404 || nr.Flags != "NR" || nr.Cluster != nil {
+		t.Errorf("404 line: %+v", nr)
+	}
+
+	body, code := curl(t, fmt.Sprintf("http://127.0.0.1:%d/stats/prometheus", g.stats))
+	if code != 200 {
+		t.Fatalf("metrics: status %d", code)
+	}
+	for _, want := range []string{
+		`destination_service="backend.internal"`,
+		`response_code="200"`,
+		`response_code="404"`,
+		`response_flags="NR"`,
+		`reporter="source"`,
+		`source_workload="istio-ingressgateway"`,
+		"istio_request_duration_milliseconds_bucket",
+		"istio_response_bytes_bucket",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	var total string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "istio_requests_total{") && strings.Contains(l, `response_code="200"`) {
+			total = l
+		}
+	}
+	if !strings.HasSuffix(total, " 2") {
+		t.Errorf("istio_requests_total for 200 = %q, want 2", total)
+	}
+}
