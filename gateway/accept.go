@@ -61,7 +61,7 @@ func (g *Gateway) dispatch(l *listener, c net.Conn) {
 	case "TLS":
 		l.conns.serve(c, func(ctx context.Context) { g.serveTLS(ctx, l, tl, c) })
 	case "TCP":
-		l.conns.serve(c, func(ctx context.Context) { g.proxyL4(ctx, c, nil, tl.TCPRoute, kindTCP) })
+		l.conns.serve(c, func(ctx context.Context) { g.proxyL4(ctx, c, nil, tl.TCPRoute, kindTCP, "") })
 	default:
 		l.handoff.deliver(c)
 	}
@@ -74,7 +74,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, tl *Listener, c ne
 	case "TLS":
 		g.serveTLS(ctx, l, tl, c)
 	case "TCP":
-		g.proxyL4(ctx, c, nil, tl.TCPRoute, kindTCP)
+		g.proxyL4(ctx, c, nil, tl.TCPRoute, kindTCP, "")
 	default:
 		l.handoff.deliver(c)
 	}
@@ -98,7 +98,7 @@ func (g *Gateway) serveTLS(ctx context.Context, l *listener, tl *Listener, raw n
 	}
 	if fc.passthrough() {
 		_ = raw.SetReadDeadline(time.Time{})
-		g.proxyL4(ctx, raw, prefix, fc.Route, kindPassthrough)
+		g.proxyL4(ctx, raw, prefix, fc.Route, kindPassthrough, sni)
 		return
 	}
 	cfg, err := g.tlsConfig(fc, start)
@@ -123,7 +123,7 @@ func (g *Gateway) serveTLS(ctx context.Context, l *listener, tl *Listener, raw n
 		l.handoff.deliver(tc)
 		return
 	}
-	g.proxyL4(ctx, tc, nil, fc.Route, kindTLS)
+	g.proxyL4(ctx, tc, nil, fc.Route, kindTLS, sni)
 }
 
 // handshakeFailed counts and closes a connection whose handshake did not complete.

@@ -27,7 +27,10 @@ type Cluster struct {
 	ConnectionPool   *ConnectionPool   `yaml:"connectionPool,omitempty"`
 	OutlierDetection *OutlierDetection `yaml:"outlierDetection,omitempty"`
 	TLS              *UpstreamTLS      `yaml:"tls,omitempty"`
-	Endpoints        []*Endpoint       `yaml:"endpoints"`
+	// DynamicForward is set, instead of Endpoints, for a wildcard host reached by a tls or tcp
+	// route with DYNAMIC_DNS or NONE resolution: each connection dials its own SNI.
+	DynamicForward *DynamicForward `yaml:"dynamicForward,omitempty"`
+	Endpoints      []*Endpoint     `yaml:"endpoints"`
 
 	// weighted is set when endpoint weights differ, so balancers that can ignore them do.
 	weighted bool
@@ -65,7 +68,8 @@ func (e *Endpoint) available(now time.Time) bool {
 }
 
 // MaxRetries is connectionPool.http.maxRetries, the cap on retries in flight to the cluster at
-// once; 0 means Istio's default (unlimited).
+// once; 0 means Istio's default, which sets Envoy's max_retries to 2^32-1 (unlimited) rather
+// than Envoy's own 3.
 func (c *Cluster) MaxRetries() int32 {
 	if c == nil || c.ConnectionPool == nil {
 		return 0

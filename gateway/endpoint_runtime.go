@@ -27,6 +27,8 @@ type clusterRuntime struct {
 	dnsWarned atomic.Bool
 	// dns is the resolved side of a DNS cluster; nil for the others.
 	dns *dnsCluster
+	// retries counts retries in flight, against connectionPool.http.maxRetries.
+	retries retryBudget
 }
 
 // runtimeKey names a cluster's runtime: a change of endpoints keeps it, a change of policy

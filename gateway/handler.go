@@ -143,6 +143,14 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, x *exchange, r
 	if len(route.Mirrors) > 0 {
 		g.mirror(r, x)
 	}
+	// An upgraded connection's bytes bypass the counters the watch reads, so it is not watched.
+	if idle := g.opts.StreamIdleTimeout; idle > 0 && len(r.Header["Upgrade"]) == 0 {
+		if rs, ok := r.Context().Value(routeStateKey{}).(*routeState); ok {
+			ctx, stop := watchStreamIdle(w, r.Context(), rs, idle)
+			defer stop()
+			r = r.WithContext(ctx)
+		}
+	}
 	if route.Timeout > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(route.Timeout))
 		defer cancel()
@@ -174,6 +182,10 @@ type routeState struct {
 	serviceTime   time.Duration
 	// details is %RESPONSE_CODE_DETAILS% where the gateway knows it.
 	details string
+	// writes counts response body writes and responded is set with the response headers, for
+	// the stream idle watch, which runs on a timer goroutine.
+	writes    atomic.Int64
+	responded atomic.Bool
 }
 
 func (s *routeState) noRoute() {

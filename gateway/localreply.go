@@ -16,6 +16,7 @@ const (
 	bodyConnectionReset   = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
 	bodyUpstreamTimeout   = "upstream request timeout"
 	bodyPayloadTooLarge   = "Payload Too Large"
+	bodyStreamTimeout     = "stream timeout"
 )
 
 // localReply answers as Envoy's local replies do: text/plain when there is a body, and always
@@ -52,6 +53,8 @@ func localReplyFlags(body string) accesslog.ResponseFlags {
 		return accesslog.UpstreamRequestTimeout
 	case bodyOverflow:
 		return accesslog.UpstreamOverflow
+	case bodyStreamTimeout:
+		return accesslog.StreamIdleTimeout
 	}
 	return 0
 }
@@ -74,6 +77,7 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.code = code
+		w.state.responded.Store(true)
 		if s := w.state; !w.local && !s.upstreamStart.IsZero() {
 			s.serviceTime = time.Since(s.upstreamStart)
 		}
@@ -90,6 +94,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
+	w.state.writes.Add(1)
 	return n, err
 }
 

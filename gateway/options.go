@@ -64,12 +64,16 @@ type Options struct {
 	// TicketKeyRotation is how often a new session ticket key starts encrypting; the two before
 	// it still decrypt. Default 1h.
 	TicketKeyRotation time.Duration
+	// StreamIdleTimeout resets a proxied request that moves no body bytes either way for this
+	// long: Envoy's stream_idle_timeout. Default 5m, Envoy's; negative turns it off.
+	StreamIdleTimeout time.Duration
 }
 
 // Defaults of Options.
 const (
 	defaultClientHelloTimeout = 15 * time.Second
 	defaultTicketKeyRotation  = time.Hour
+	defaultStreamIdleTimeout  = 5 * time.Minute
 )
 
 func (o Options) withDefaults() Options {
@@ -84,6 +88,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TicketKeyRotation <= 0 {
 		o.TicketKeyRotation = defaultTicketKeyRotation
+	}
+	if o.StreamIdleTimeout == 0 {
+		o.StreamIdleTimeout = defaultStreamIdleTimeout
 	}
 	o.Compile = o.Compile.withDefaults()
 	o.Compile.Labels = maps.Clone(o.Compile.Labels)

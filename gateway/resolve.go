@@ -131,6 +131,14 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 	case (p == "HTTPS" || p == "TLS") && cl.TLS == nil:
 		c.problems.warn(se, "spec.ports", "port %d is %s but no DestinationRule tls originates TLS to %s: the gateway sends plaintext HTTP", sp.GetNumber(), p, host)
 	}
+	if l4 && dynamicForwarded(spec, host) {
+		// Envoy's sni_dynamic_forward_proxy, which Istio configures for DYNAMIC_DNS; at a
+		// gateway, with no original destination, NONE can only mean the same.
+		cl.DynamicForward = &DynamicForward{Host: host, Port: targetPort(sp)}
+		cl.finish()
+		c.clusters[key] = cl
+		return cl, name
+	}
 	if spec.GetResolution() == networking.ServiceEntry_NONE {
 		c.problems.warn(se, "spec.resolution", "resolution NONE has no meaning at a gateway: the gateway connects to %s (or the endpoints) as with DNS", host)
 	}
@@ -142,6 +150,17 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 	cl.finish()
 	c.clusters[key] = cl
 	return cl, name
+}
+
+// dynamicForwarded reports whether connections to a ServiceEntry host dial the client's SNI:
+// a wildcard host, DYNAMIC_DNS or NONE resolution, and no endpoints to dial instead.
+func dynamicForwarded(spec *networking.ServiceEntry, host string) bool {
+	switch spec.GetResolution() {
+	case networking.ServiceEntry_DYNAMIC_DNS, networking.ServiceEntry_NONE:
+	default:
+		return false
+	}
+	return strings.HasPrefix(host, "*") && len(spec.GetEndpoints()) == 0 && spec.GetWorkloadSelector() == nil
 }
 
 func clusterName(port uint32, subset, host string) string {
@@ -218,9 +237,9 @@ func (c *compiler) endpoints(se *policy.Resource, spec *networking.ServiceEntry,
 	}
 	if len(out) == 0 && spec.GetResolution() != networking.ServiceEntry_STATIC {
 		if strings.HasPrefix(host, "*") {
-			// Envoy would need its dynamic forward proxy to dial the name the client asked
-			// for; the gateway has no name to look up.
-			c.problems.warn(se, "spec.hosts", "wildcard host %s has no endpoints: the gateway has no name to resolve, so traffic to it fails; list the hosts, or give endpoints", host)
+			// tls and tcp routes dial the client's SNI (DynamicForward); an HTTP route would
+			// need Envoy's HTTP dynamic forward proxy, which the gateway does not have.
+			c.problems.warn(se, "spec.hosts", "wildcard host %s has no endpoints: HTTP routes to it have no name to resolve, so their requests fail; route it with a tls route and resolution DYNAMIC_DNS, list the hosts, or give endpoints", host)
 			return nil
 		}
 		out = append(out, endpoint{address: net.JoinHostPort(host, strconv.FormatUint(uint64(targetPort(sp)), 10))})

@@ -38,12 +38,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	ctx := req.Context()
+	budget, maxRetries := clusterRetryBudget(x.destination)
 	var tried []*Endpoint
 	for n := 0; ; n++ {
 		try := *req
 		if body != nil {
 			rc, ok := body.next()
 			if !ok {
+				if n > 0 {
+					budget.release()
+				}
 				return nil, fmt.Errorf("retry %d: %w", n, errBodyNotReplay)
 			}
 			try.Body = rc
@@ -57,9 +61,19 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if held != nil {
 			res, err = counted(held, res, err)
 		}
+		if n > 0 {
+			budget.release()
+		}
 		retriable := ctx.Err() == nil && (err == nil && p.retriableResponse(res) || err != nil && p.retriableError(err, perTryTimedOut))
-		if !retriable || n >= retries || !body.replayable() {
-			if retriable && n > 0 {
+		again := retriable && n < retries && body.replayable()
+		// A retry over the cluster's budget is not attempted: the client gets this try's
+		// answer, flagged UO, as from Envoy's retry circuit breaker.
+		overflow := again && !budget.acquire(maxRetries)
+		if !again || overflow {
+			switch {
+			case overflow:
+				setFlags(ctx, accesslog.UpstreamOverflow)
+			case retriable && n > 0:
 				setFlags(ctx, accesslog.UpstreamRetryLimitExceeded)
 			}
 			if err != nil && (perTryTimedOut || errors.Is(err, context.DeadlineExceeded)) {
@@ -72,6 +86,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			_ = res.Body.Close()
 		}
 		if !sleepCtx(ctx, p.backoff(n+1)) {
+			budget.release()
 			return nil, ctx.Err()
 		}
 		tried = append(tried, x.endpoint)

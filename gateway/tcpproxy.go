@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/gateway/accesslog"
 )
 
 // Kinds of proxied connections, the label of the TCP metrics.
@@ -16,11 +18,27 @@ const (
 	kindTLS         = "tls"         // TLS terminated, bytes proxied
 )
 
+// l4Conn is one proxied connection as the access log reports it when it ends.
+type l4Conn struct {
+	start    time.Time
+	route    *TCPRoute
+	kind     string
+	sni      string
+	cluster  string
+	flags    accesslog.ResponseFlags
+	upstream net.Conn
+	received int64
+	sent     int64
+}
+
 // proxyL4 connects a downstream connection to an endpoint of one of the route's destinations and
 // copies bytes both ways until both sides are done. prefix (a peeked ClientHello) goes upstream
-// first. Between two TCP connections io.Copy splices in the kernel, so nothing after the prefix
+// first; sni is the client's server name ("" for plain TCP), which a dynamic-forward cluster
+// dials. Between two TCP connections io.Copy splices in the kernel, so nothing after the prefix
 // passes through user space.
-func (g *Gateway) proxyL4(ctx context.Context, down net.Conn, prefix []byte, route *TCPRoute, kind string) {
+func (g *Gateway) proxyL4(ctx context.Context, down net.Conn, prefix []byte, route *TCPRoute, kind, sni string) {
+	lc := &l4Conn{start: time.Now(), route: route, kind: kind, sni: sni}
+	defer g.logL4(down, lc)
 	defer down.Close()
 	m := g.metrics
 	m.tcpConnections.WithLabelValues(kind).Inc()
@@ -28,29 +46,13 @@ func (g *Gateway) proxyL4(ctx context.Context, down net.Conn, prefix []byte, rou
 	active.Inc()
 	defer active.Dec()
 
-	var d *Destination
-	if route != nil {
-		d = route.pick()
-	}
-	if d == nil || d.cluster == nil {
+	up := g.dialL4(ctx, lc)
+	if up == nil {
 		m.tcpUpstreamErrors.WithLabelValues(kind).Inc()
-		return
-	}
-	ep := d.cluster.pick()
-	if ep == nil {
-		m.tcpUpstreamErrors.WithLabelValues(kind).Inc()
-		return
-	}
-	ep.inflight.Add(1)
-	defer ep.inflight.Add(-1)
-	dialer := net.Dialer{Timeout: g.upstream.Load().settings.ConnectTimeout.Std(), KeepAlive: 30 * time.Second}
-	up, err := dialer.DialContext(ctx, "tcp", ep.Address)
-	if err != nil {
-		m.tcpUpstreamErrors.WithLabelValues(kind).Inc()
-		g.log.Debug("gateway upstream connect failed", "route", route.Name, "address", ep.Address, "error", err)
 		return
 	}
 	defer up.Close()
+	lc.upstream = up
 	// A forced shutdown closes both sides, which ends both copies.
 	stop := context.AfterFunc(ctx, func() {
 		_ = down.Close()
@@ -62,11 +64,52 @@ func (g *Gateway) proxyL4(ctx context.Context, down net.Conn, prefix []byte, rou
 		if _, err := up.Write(prefix); err != nil {
 			return
 		}
+		lc.received = int64(len(prefix))
 		m.tcpBytes.WithLabelValues(kind, "received").Add(float64(len(prefix)))
 	}
 	received, sent := splice(down, up)
+	lc.received += received
+	lc.sent = sent
 	m.tcpBytes.WithLabelValues(kind, "received").Add(float64(received))
 	m.tcpBytes.WithLabelValues(kind, "sent").Add(float64(sent))
+}
+
+// dialL4 connects to where the route sends the connection, or returns nil with the reason in
+// lc.flags: NR without a destination, NC for a cluster that does not exist, UH without an
+// endpoint, UF when the connect fails.
+func (g *Gateway) dialL4(ctx context.Context, lc *l4Conn) net.Conn {
+	var d *Destination
+	if lc.route != nil {
+		d = lc.route.pick()
+	}
+	if d == nil {
+		lc.flags |= accesslog.NoRouteFound
+		return nil
+	}
+	lc.cluster = d.Cluster
+	if d.cluster == nil {
+		lc.flags |= accesslog.NoClusterFound
+		return nil
+	}
+	timeout := g.upstream.Load().settings.ConnectTimeout.Std()
+	if df := d.cluster.DynamicForward; df != nil {
+		return g.dialDynamic(ctx, df, lc, timeout)
+	}
+	ep := d.cluster.pick()
+	if ep == nil {
+		lc.flags |= accesslog.NoHealthyUpstream
+		return nil
+	}
+	ep.inflight.Add(1)
+	defer ep.inflight.Add(-1)
+	dialer := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	up, err := dialer.DialContext(ctx, "tcp", ep.Address)
+	if err != nil {
+		lc.flags |= accesslog.UpstreamConnectionFailure
+		g.log.Debug("gateway upstream connect failed", "route", lc.route.Name, "address", ep.Address, "error", err)
+		return nil
+	}
+	return up
 }
 
 // splice copies down→up and up→down. When one direction ends cleanly, the other side's write

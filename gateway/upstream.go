@@ -211,6 +211,8 @@ func proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case x != nil && x.downstream.Err() != nil:
 		return
+	case errors.Is(context.Cause(r.Context()), errStreamIdleTimeout):
+		localReply(w, http.StatusRequestTimeout, bodyStreamTimeout)
 	case errors.Is(err, errNoHealthyUpstream):
 		localReply(w, http.StatusServiceUnavailable, bodyNoHealthyUpstream)
 	case errors.Is(err, errOverflow):

@@ -146,6 +146,9 @@ func validateServiceEntryResolution(se *networking.ServiceEntry, ports map[strin
 	case networking.ServiceEntry_STATIC:
 		validateServiceEntryEndpoints(eps, endpointContext{allowUnix: true, servicePorts: ports}, r)
 		return
+	case networking.ServiceEntry_DYNAMIC_DNS:
+		validateDynamicDNS(se, r)
+		return
 	}
 	// DNS and DNS_ROUND_ROBIN: without endpoints the proxy resolves the hosts themselves.
 	if len(eps) == 0 {
@@ -177,5 +180,32 @@ func validateServiceEntryEndpoints(eps []*networking.WorkloadEntry, ctx endpoint
 			continue
 		}
 		validateEndpoint(f, ep, ctx, r)
+	}
+}
+
+// validateDynamicDNS checks DYNAMIC_DNS, where the proxy resolves the name each request or
+// connection asks for (HTTP Host or TLS SNI). istio.io/api documents it for wildcard hosts only,
+// with endpoints ignored; that much is an error or a warning as documented. The rest (no
+// workloadSelector or addresses, HTTP or TLS ports) is only a warning: the name to dial cannot
+// come from anywhere else, but Istio's exact validation of it could not be confirmed.
+func validateDynamicDNS(se *networking.ServiceEntry, r *report) {
+	for i, h := range se.GetHosts() {
+		if !strings.HasPrefix(h, "*") {
+			r.errorf(path("spec.hosts", i), "hosts must be wildcards for resolution mode DYNAMIC_DNS")
+		}
+	}
+	if len(se.GetEndpoints()) > 0 {
+		r.warnf("spec.endpoints", "endpoints are ignored for resolution mode DYNAMIC_DNS")
+	}
+	if se.GetWorkloadSelector() != nil {
+		r.warnf("spec.workloadSelector", "workloadSelector is ignored for resolution mode DYNAMIC_DNS")
+	}
+	if len(se.GetAddresses()) > 0 {
+		r.warnf("spec.addresses", "addresses are ignored for resolution mode DYNAMIC_DNS")
+	}
+	for i, p := range se.GetPorts() {
+		if pr := parseProtocol(p.GetProtocol()); p != nil && !pr.isHTTP() && !pr.isTLS() {
+			r.warnf(path(path("spec.ports", i), "protocol"), "resolution mode DYNAMIC_DNS takes the host to resolve from the Host header or SNI, so only HTTP and TLS ports can use it")
+		}
 	}
 }
