@@ -112,3 +112,18 @@ append_results() {
   echo "$1" >>"$results"
   log "appended to $results"
 }
+
+# wrk_to OUT DURATION PORT: one wrk run against the calling script's `wrk_url PORT`, with its
+# `wrk_args`, as a child the traps can stop at once.
+wrk_to() {
+  wrk -t"$threads" -c"$conns" -d"$2" --latency "${wrk_args[@]}" "$(wrk_url "$3")" >"$1" &
+  pids+=($!)
+  wait $! || die "wrk against port $3 failed"
+}
+
+# wrk_run NAME PORT: a warm-up, then the measured run; wrk's report goes to $tmp/NAME.wrk.
+wrk_run() {
+  wrk_to /dev/null "$warmup" "$2"
+  log "measuring $1 ($duration, $threads threads, $conns connections)"
+  wrk_to "$tmp/$1.wrk" "$duration" "$2"
+}

@@ -84,19 +84,9 @@ check_1k() {
   [ "$out" = "200 1024" ] || die "$1 answered $out (status, bytes), want 200 1024"
 }
 
-# wrk_to OUT DURATION PORT: one wrk run over HTTPS, as a child the traps can stop.
-wrk_to() {
-  wrk -t"$threads" -c"$conns" -d"$2" --latency "https://localhost:$3$path" >"$1" &
-  pids+=($!)
-  wait $! || die "wrk against port $3 failed"
-}
-
-# wrk_run NAME PORT: a warm-up, then the measured run into $tmp/NAME.wrk.
-wrk_run() {
-  wrk_to /dev/null "$warmup" "$2"
-  log "measuring HTTPS keep-alive 1 KiB against $1 ($duration, $threads threads, $conns connections)"
-  wrk_to "$tmp/$1.wrk" "$duration" "$2"
-}
+# What lib.sh's wrk_to drives here: HTTPS keep-alive to the 1 KiB path (SNI localhost).
+wrk_args=()
+wrk_url() { echo "https://localhost:$1$path"; }
 
 # mem PID...: "RSS-MiB HWM-MiB", VmRSS and VmHWM summed over the processes, in MiB.
 mem() {

@@ -71,19 +71,9 @@ EOF
   mv "$1/..route.tmp" "$1/route.yaml"
 }
 
-# wrk_to OUT DURATION PORT: one wrk run, as a child the traps can stop at once.
-wrk_to() {
-  wrk -t"$threads" -c"$conns" -d"$2" --latency -H "Host: $host" "http://127.0.0.1:$3/headers" >"$1" &
-  pids+=($!)
-  wait $! || die "wrk against port $3 failed"
-}
-
-# wrk_run NAME PORT: a warm-up, then the measured run; wrk's report goes to $tmp/NAME.wrk.
-wrk_run() {
-  wrk_to /dev/null "$warmup" "$2"
-  log "measuring $1 ($duration, $threads threads, $conns connections)"
-  wrk_to "$tmp/$1.wrk" "$duration" "$2"
-}
+# What lib.sh's wrk_to drives here: plain HTTP to /headers, with the benchmark's Host.
+wrk_args=(-H "Host: $host")
+wrk_url() { echo "http://127.0.0.1:$1/headers"; }
 
 # backend_of PORT: the name of the demo backend that answered through a proxy on PORT.
 backend_of() {

@@ -185,19 +185,9 @@ handshakes() {
   wait $! || die "handshakes against $1 failed"
 }
 
-# wrk_to OUT DURATION PORT: one wrk run over HTTPS (SNI localhost), as a child the traps can stop.
-wrk_to() {
-  wrk -t"$threads" -c"$conns" -d"$2" --latency "https://localhost:$3/headers" >"$1" &
-  pids+=($!)
-  wait $! || die "wrk against port $3 failed"
-}
-
-# wrk_run NAME PORT: a warm-up, then the measured HTTPS keep-alive run into $tmp/NAME.wrk.
-wrk_run() {
-  wrk_to /dev/null "$warmup" "$2"
-  log "measuring HTTPS keep-alive against $1 ($duration, $threads threads, $conns connections)"
-  wrk_to "$tmp/$1.wrk" "$duration" "$2"
-}
+# What lib.sh's wrk_to drives here: HTTPS keep-alive to /headers (SNI localhost).
+wrk_args=()
+wrk_url() { echo "https://localhost:$1/headers"; }
 
 # download NAME PORT: one download of the large file through PORT; appends its speed to
 # $tmp/NAME.speeds.
