@@ -21,7 +21,7 @@ import (
 type clusterRuntime struct {
 	limiter *limiter
 	// transport is nil when the shared pool for the cluster's protocol serves it.
-	transport *http.Transport
+	transport poolTransport
 	hosts     sync.Map // address -> *hostHealth
 	// dnsWarned makes an unresolvable destination one log line, not one per request.
 	dnsWarned atomic.Bool
@@ -114,8 +114,9 @@ func (u *upstream) bind(t *Table) {
 }
 
 // clusterTransport builds a pool for a cluster whose policy differs from the shared pools', or
-// returns nil.
-func (u *upstream) clusterTransport(c *Cluster) *http.Transport {
+// returns nil: *h1.Transport for HTTP/1.1, *http.Transport for HTTP/2 (h2c, or h2 by ALPN
+// under TLS origination).
+func (u *upstream) clusterTransport(c *Cluster) poolTransport {
 	p := c.ConnectionPool
 	if c.TLS == nil && (p == nil || (p.ConnectTimeout == 0 && p.IdleTimeout == 0 && p.MaxConnections == 0 && p.MaxRequestsPerConnection != 1)) {
 		return nil
@@ -129,7 +130,22 @@ func (u *upstream) clusterTransport(c *Cluster) *http.Transport {
 			s.IdleTimeout = policy.Duration(p.IdleTimeout)
 		}
 	}
-	t := newTransport(s, c.Protocol == "HTTP2" && c.TLS == nil)
+	if c.Protocol != "HTTP2" {
+		t := newHTTP1Transport(s)
+		t.DialContext = u.dialVia(t.DialContext)
+		if p != nil {
+			if p.MaxConnections > 0 {
+				t.MaxConnsPerHost = int(p.MaxConnections)
+			}
+			t.DisableKeepAlives = p.MaxRequestsPerConnection == 1
+		}
+		if c.TLS != nil {
+			d := &tlsDialer{tls: c.TLS, store: u.store, dial: t.DialContext}
+			t.DialTLSContext = d.DialTLSContext
+		}
+		return t
+	}
+	t := newTransport(s, c.TLS == nil)
 	t.DialContext = u.dialVia(t.DialContext)
 	if p != nil {
 		if p.MaxConnections > 0 {
@@ -141,11 +157,7 @@ func (u *upstream) clusterTransport(c *Cluster) *http.Transport {
 		d := &tlsDialer{tls: c.TLS, store: u.store, dial: t.DialContext}
 		t.DialTLSContext = d.DialTLSContext
 		t.Protocols = new(http.Protocols)
-		if c.Protocol == "HTTP2" {
-			t.Protocols.SetHTTP2(true)
-		} else {
-			t.Protocols.SetHTTP1(true)
-		}
+		t.Protocols.SetHTTP2(true)
 	}
 	return t
 }
@@ -198,8 +210,8 @@ func (d dispatch) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := rt.transport
-	if t == nil {
+	var t http.RoundTripper = rt.transport
+	if rt.transport == nil {
 		t = d.u.http1
 		if c.Protocol == "HTTP2" {
 			t = d.u.h2c

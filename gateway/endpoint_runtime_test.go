@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse/gateway/h1"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -61,7 +62,7 @@ func TestRuntimeKept(t *testing.T) {
 	if a == other {
 		t.Error("changed policy: the old runtime")
 	}
-	if a.transport == nil || a.transport.MaxConnsPerHost != 1 {
+	if h, ok := a.transport.(*h1.Transport); !ok || h.MaxConnsPerHost != 1 {
 		t.Errorf("maxConnections 1: transport %+v", a.transport)
 	}
 }

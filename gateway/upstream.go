@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/gateway/h1"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/sds"
 )
@@ -26,7 +27,7 @@ type upstream struct {
 	log      *slog.Logger
 	// store holds the credentials TLS origination reads (credentialName); nil means none.
 	store  *sds.Store
-	http1  *http.Transport
+	http1  *h1.Transport
 	h2c    *http.Transport
 	proxy1 *httputil.ReverseProxy
 
@@ -38,7 +39,7 @@ type upstream struct {
 
 func newUpstream(s policy.UpstreamSettings, log *slog.Logger, buffers httputil.BufferPool, store *sds.Store) *upstream {
 	s = upstreamDefaults(s)
-	u := &upstream{settings: s, log: log, store: store, http1: newTransport(s, false), h2c: newTransport(s, true), runtimes: map[string]*clusterRuntime{}}
+	u := &upstream{settings: s, log: log, store: store, http1: newHTTP1Transport(s), h2c: newTransport(s, true), runtimes: map[string]*clusterRuntime{}}
 	u.http1.DialContext = u.dialVia(u.http1.DialContext)
 	u.h2c.DialContext = u.dialVia(u.h2c.DialContext)
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
@@ -73,14 +74,34 @@ func upstreamDefaults(s policy.UpstreamSettings) policy.UpstreamSettings {
 	return s
 }
 
-// newTransport sizes a transport for a proxy rather than for a client: a large idle pool per
-// endpoint, no proxy from the environment, and no transparent gzip (the client negotiates its
-// own encodings with the upstream).
+// poolTransport is a connection pool towards upstreams: *h1.Transport for HTTP/1.1,
+// *http.Transport for HTTP/2.
+type poolTransport interface {
+	http.RoundTripper
+	CloseIdleConnections()
+}
+
+// newHTTP1Transport sizes an HTTP/1.1 pool for a proxy rather than for a client: a large idle
+// pool per endpoint. It sends requests as given: no proxy from the environment, no transparent
+// gzip (the client negotiates its own encodings with the upstream).
+func newHTTP1Transport(s policy.UpstreamSettings) *h1.Transport {
+	return &h1.Transport{
+		DialContext:         newDialer(s).DialContext,
+		MaxIdleConnsPerHost: s.MaxIdleConnsPerHost,
+		IdleConnTimeout:     s.IdleTimeout.Std(),
+	}
+}
+
+func newDialer(s policy.UpstreamSettings) *net.Dialer {
+	return &net.Dialer{Timeout: s.ConnectTimeout.Std(), KeepAlive: 30 * time.Second}
+}
+
+// newTransport sizes an HTTP/2 (or h2c) transport for a proxy rather than for a client, as
+// newHTTP1Transport does.
 func newTransport(s policy.UpstreamSettings, h2c bool) *http.Transport {
-	dialer := &net.Dialer{Timeout: s.ConnectTimeout.Std(), KeepAlive: 30 * time.Second}
 	t := &http.Transport{
 		Proxy:               nil,
-		DialContext:         dialer.DialContext,
+		DialContext:         newDialer(s).DialContext,
 		MaxIdleConnsPerHost: s.MaxIdleConnsPerHost,
 		IdleConnTimeout:     s.IdleTimeout.Std(),
 		DisableCompression:  true,
