@@ -63,7 +63,7 @@ func (g *Gateway) dispatch(l *listener, c net.Conn) {
 	case "TCP":
 		l.conns.serve(c, func(ctx context.Context) { g.proxyL4(ctx, c, nil, tl.TCPRoute, kindTCP, "") })
 	default:
-		l.handoff.deliver(c)
+		l.handoff.deliver(g.framed(c))
 	}
 }
 
@@ -76,7 +76,7 @@ func (g *Gateway) serveConn(ctx context.Context, l *listener, tl *Listener, c ne
 	case "TCP":
 		g.proxyL4(ctx, c, nil, tl.TCPRoute, kindTCP, "")
 	default:
-		l.handoff.deliver(c)
+		l.handoff.deliver(g.framed(c))
 	}
 }
 
@@ -120,7 +120,7 @@ func (g *Gateway) serveTLS(ctx context.Context, l *listener, tl *Listener, raw n
 	}
 	g.metrics.handshakes.WithLabelValues(resumed).Inc()
 	if fc.servesHTTP() {
-		l.handoff.deliver(tc)
+		l.handoff.deliver(g.framed(tc))
 		return
 	}
 	g.proxyL4(ctx, tc, nil, fc.Route, kindTLS, sni)

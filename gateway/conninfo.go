@@ -37,7 +37,7 @@ type connKey struct{}
 
 // connContext gives the requests of a terminated TLS connection its filter chain and peer.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	tc, ok := c.(*tls.Conn)
+	tc, ok := servedTLSConn(c)
 	if !ok {
 		return ctx
 	}

@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 
+	"github.com/gatehouse-dev/gatehouse/gateway/h1frame"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -29,10 +31,10 @@ func downstreamDefaults(s policy.DownstreamSettings) policy.DownstreamSettings {
 	return s
 }
 
-// newHTTPServer is a listener's downstream HTTP server. Go's server already rejects what Envoy's
-// codecs reject and this package relies on it: a request with both Content-Length and
-// Transfer-Encoding, or with conflicting Content-Lengths, gets 400 (request smuggling); an
-// HTTP/2 client resetting streams faster than handlers finish is limited to
+// newHTTPServer is a listener's downstream HTTP server. Go's server already rejects most of what
+// Envoy's codecs reject and this package relies on it: conflicting Content-Lengths get 400, a
+// transfer coding other than chunked 501 (a request with both Content-Length and
+// Transfer-Encoding, which Go would serve, is stopped below it by framed); an HTTP/2 client resetting streams faster than handlers finish is limited to
 // MaxConcurrentStreams running handlers and then disconnected (CVE-2023-44487, rapid reset).
 func newHTTPServer(h http.Handler, s policy.DownstreamSettings, protocols *http.Protocols) *http.Server {
 	return &http.Server{
@@ -101,4 +103,42 @@ func limitBody(w http.ResponseWriter, r *http.Request, max int64) bool {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, max)
 	return true
+}
+
+// framed guards the HTTP/1 request framing of a connection handed to the http.Server (see
+// h1frame): Envoy answers a request with both Content-Length and Transfer-Encoding with 400, Go's
+// server would serve it. A TLS connection that negotiated h2 is handed over as it is: its
+// requests are HTTP/2 frames, and net/http serves HTTP/2 only on a *tls.Conn.
+func (g *Gateway) framed(c net.Conn) net.Conn {
+	onReject := func(reason string) {
+		g.log.Debug("gateway rejected an HTTP/1 request with ambiguous framing", "remote", c.RemoteAddr().String(), "details", reason)
+	}
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		return h1frame.New(c, onReject)
+	}
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		return tc
+	}
+	return &framedTLSConn{Conn: h1frame.New(tc, onReject), tls: tc}
+}
+
+// framedTLSConn is a terminated TLS connection serving HTTP/1 through h1frame. net/http takes
+// Request.TLS from ConnectionState on a connection that is not a *tls.Conn.
+type framedTLSConn struct {
+	*h1frame.Conn
+	tls *tls.Conn
+}
+
+func (c *framedTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
+
+// servedTLSConn returns the terminated TLS connection the http.Server serves as c.
+func servedTLSConn(c net.Conn) (*tls.Conn, bool) {
+	switch c := c.(type) {
+	case *tls.Conn:
+		return c, true
+	case *framedTLSConn:
+		return c.tls, true
+	}
+	return nil, false
 }

@@ -179,11 +179,11 @@ func TestDownstreamLimits(t *testing.T) {
 	}{
 		{"small header", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 200, ""},
 		{"oversized header", "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", 431, ""},
-		// Go's server does what RFC 9112 section 6.1 requires of an intermediary that forwards such
-		// a request: Content-Length is removed and the chunked body is what the upstream gets, in
-		// one framing of the gateway's own, so gateway and upstream cannot disagree on its end.
-		{"smuggling: Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", 200, `body="abcde" content-length=""`},
-		{"smuggling: unknown Transfer-Encoding", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, ""},
+		// As Envoy's HTTP/1 codec (http1.content_length_and_chunked_not_allowed), whatever the
+		// transfer coding: Content-Length and Transfer-Encoding together are checked first.
+		{"smuggling: Content-Length and Transfer-Encoding", "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", 400, ""},
+		{"smuggling: unknown Transfer-Encoding with Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400, ""},
+		{"smuggling: unknown Transfer-Encoding", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, ""},
 		{"smuggling: two Content-Lengths", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", 400, ""},
 		{"body within the limit", "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 4\r\n\r\nabcd", 200, ""},
 		{"declared body over the limit", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2048\r\n\r\n" + big, 413, ""},

@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/gateway/accesslog"
@@ -63,4 +66,47 @@ func watchStreamIdle(w http.ResponseWriter, parent context.Context, rs *routeSta
 		mu.Unlock()
 		cancel(nil)
 	}
+}
+
+// Hijack hands ReverseProxy the client connection of an upgraded request (a WebSocket after the
+// upstream's 101). In Envoy an upgraded stream is still an HTTP stream under
+// stream_idle_timeout, idle when no byte moves either way; the watch above sees the tunnel's
+// bytes through the counters of the returned connection, and its context, when it ends,
+// closes the tunnel (ReverseProxy closes the upstream side when the request context ends).
+// The connection's bytes are no longer HTTP/1, so its framing guard stops.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return c, brw, err
+	}
+	if f, ok := c.(interface{ StopSniffing() }); ok {
+		f.StopSniffing()
+	}
+	return &tunnelConn{Conn: c, received: &w.state.received, writes: &w.state.writes}, brw, nil
+}
+
+// tunnelConn counts an upgraded connection's bytes from the client and writes to it.
+type tunnelConn struct {
+	net.Conn
+	received, writes *atomic.Int64
+}
+
+func (c *tunnelConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.received.Add(int64(n))
+	return n, err
+}
+
+func (c *tunnelConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.writes.Add(1)
+	return n, err
+}
+
+// CloseWrite passes on the upstream's end of stream, as ReverseProxy does through it.
+func (c *tunnelConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }

@@ -130,6 +130,29 @@ func TestDownstreamHardening(t *testing.T) {
 			t.Errorf("code %d:\n%s", code, body)
 		}
 	})
+	t.Run("Content-Length with Transfer-Encoding gets 400 and reaches no upstream", func(t *testing.T) {
+		before := calls.Load()
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.http))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		// The request a front end reading Content-Length would forward as one, carrying a
+		// second request for whoever reads the chunked framing.
+		if _, err := io.WriteString(conn, "POST / HTTP/1.1\r\nHost: flaky.example.com\r\nContent-Length: 56\r\n"+
+			"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: flaky.example.com\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		// A hang guard: the gateway closes the connection after its answer.
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		got, err := io.ReadAll(conn)
+		if !strings.HasPrefix(string(got), "HTTP/1.1 400 ") || strings.Count(string(got), "HTTP/1.1 ") != 1 {
+			t.Errorf("answer %q (%v), want one 400 and the connection closed", got, err)
+		}
+		if n := calls.Load() - before; n != 0 {
+			t.Errorf("the upstream got %d requests, want none", n)
+		}
+	})
 	t.Run("a slowloris client is cut off by the header timeout", func(t *testing.T) {
 		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.http))
 		if err != nil {
