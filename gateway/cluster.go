@@ -27,8 +27,9 @@ type Cluster struct {
 	ConnectionPool   *ConnectionPool   `yaml:"connectionPool,omitempty"`
 	OutlierDetection *OutlierDetection `yaml:"outlierDetection,omitempty"`
 	TLS              *UpstreamTLS      `yaml:"tls,omitempty"`
-	// DynamicForward is set, instead of Endpoints, for a wildcard host reached by a tls or tcp
-	// route with DYNAMIC_DNS or NONE resolution: each connection dials its own SNI.
+	// DynamicForward is set, instead of Endpoints, for a wildcard host with DYNAMIC_DNS or NONE
+	// resolution: each connection of a tls or tcp route dials its own SNI, each request of an
+	// HTTP route its own authority.
 	DynamicForward *DynamicForward `yaml:"dynamicForward,omitempty"`
 	Endpoints      []*Endpoint     `yaml:"endpoints"`
 

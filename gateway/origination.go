@@ -46,6 +46,10 @@ func (d *tlsDialer) DialTLSContext(ctx context.Context, network, addr string) (n
 	if err != nil {
 		return nil, &originationError{err: err}
 	}
+	if cfg.ServerName == "" {
+		// A dynamic forward cluster's: the name dialed (Envoy's auto_sni).
+		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+	}
 	raw, err := d.dial(ctx, network, addr)
 	if err != nil {
 		return nil, err

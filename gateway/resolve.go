@@ -131,10 +131,12 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 	case (p == "HTTPS" || p == "TLS") && cl.TLS == nil:
 		c.problems.warn(se, "spec.ports", "port %d is %s but no DestinationRule tls originates TLS to %s: the gateway sends plaintext HTTP", sp.GetNumber(), p, host)
 	}
-	if l4 && dynamicForwarded(spec, host) {
-		// Envoy's sni_dynamic_forward_proxy, which Istio configures for DYNAMIC_DNS; at a
-		// gateway, with no original destination, NONE can only mean the same.
+	if dynamicForwarded(spec, host) {
+		// Envoy's dynamic forward proxies (sni_dynamic_forward_proxy for tls and tcp routes,
+		// the HTTP filter and cluster for HTTP routes), which Istio configures for
+		// DYNAMIC_DNS; at a gateway, with no original destination, NONE can only mean the same.
 		cl.DynamicForward = &DynamicForward{Host: host, Port: targetPort(sp)}
+		c.dynamicForwardPolicy(cl, dr, field)
 		cl.finish()
 		c.clusters[key] = cl
 		return cl, name
@@ -152,8 +154,9 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 	return cl, name
 }
 
-// dynamicForwarded reports whether connections to a ServiceEntry host dial the client's SNI:
-// a wildcard host, DYNAMIC_DNS or NONE resolution, and no endpoints to dial instead.
+// dynamicForwarded reports whether connections to a ServiceEntry host dial the name the client
+// asked for (its SNI, or its request's authority): a wildcard host, DYNAMIC_DNS or NONE
+// resolution, and no endpoints to dial instead.
 func dynamicForwarded(spec *networking.ServiceEntry, host string) bool {
 	switch spec.GetResolution() {
 	case networking.ServiceEntry_DYNAMIC_DNS, networking.ServiceEntry_NONE:
@@ -161,6 +164,21 @@ func dynamicForwarded(spec *networking.ServiceEntry, host string) bool {
 		return false
 	}
 	return strings.HasPrefix(host, "*") && len(spec.GetEndpoints()) == 0 && spec.GetWorkloadSelector() == nil
+}
+
+// dynamicForwardPolicy adapts a dynamic forward cluster's DestinationRule policy to names known
+// only per request. TLS origination without tls.sni sends, and verifies, the dialed name (Envoy's
+// auto_sni and auto_san_validation, which Istio sets on its dynamic forward clusters) rather
+// than the wildcard. The balancer is the cluster's own (Envoy's CLUSTER_PROVIDED): each request
+// has one name to dial, so there is nothing to balance.
+func (c *compiler) dynamicForwardPolicy(cl *Cluster, dr *policy.Resource, field string) {
+	if cl.TLS != nil && strings.HasPrefix(cl.TLS.SNI, "*") {
+		cl.TLS.SNI = ""
+	}
+	if cl.LoadBalancer != nil {
+		c.problems.warn(dr, "spec.trafficPolicy.loadBalancer", "a dynamic forward cluster (%s, reached from %s) dials each request's own name: loadBalancer ignored", cl.Name, field)
+		cl.LoadBalancer = nil
+	}
 }
 
 func clusterName(port uint32, subset, host string) string {
@@ -237,9 +255,9 @@ func (c *compiler) endpoints(se *policy.Resource, spec *networking.ServiceEntry,
 	}
 	if len(out) == 0 && spec.GetResolution() != networking.ServiceEntry_STATIC {
 		if strings.HasPrefix(host, "*") {
-			// tls and tcp routes dial the client's SNI (DynamicForward); an HTTP route would
-			// need Envoy's HTTP dynamic forward proxy, which the gateway does not have.
-			c.problems.warn(se, "spec.hosts", "wildcard host %s has no endpoints: HTTP routes to it have no name to resolve, so their requests fail; route it with a tls route and resolution DYNAMIC_DNS, list the hosts, or give endpoints", host)
+			// DYNAMIC_DNS and NONE dial the client's name (DynamicForward) and never get
+			// here; DNS and DNS_ROUND_ROBIN resolve fixed names, and a wildcard is none.
+			c.problems.warn(se, "spec.hosts", "wildcard host %s has no endpoints and resolution %s: routes to it have no name to resolve, so their requests fail; use resolution DYNAMIC_DNS, list the hosts, or give endpoints", host, spec.GetResolution())
 			return nil
 		}
 		out = append(out, endpoint{address: net.JoinHostPort(host, strconv.FormatUint(uint64(targetPort(sp)), 10))})
