@@ -20,6 +20,9 @@ type AccessLog struct {
 	File string `yaml:"file"`
 	// Encoding is accessLogEncoding: TEXT (Envoy's default format) or JSON.
 	Encoding string `yaml:"encoding"`
+	// Format is accessLogFormat as written: an Envoy format string for TEXT, a JSON object of
+	// format strings for JSON; empty for Istio's default. It is compiled when the log opens.
+	Format string `yaml:"format,omitempty"`
 }
 
 // accessLogConfig compiles the mesh's access log settings; nil when accessLogFile is empty,
@@ -29,17 +32,30 @@ func accessLogConfig(snap *policy.Snapshot) (*AccessLog, policy.Problems) {
 	if m.GetAccessLogFile() == "" {
 		return nil, nil
 	}
-	al := &AccessLog{File: m.GetAccessLogFile(), Encoding: m.GetAccessLogEncoding().String()}
+	al := &AccessLog{File: m.GetAccessLogFile(), Encoding: m.GetAccessLogEncoding().String(), Format: m.GetAccessLogFormat()}
+	if al.Format == "" {
+		return al, nil
+	}
+	// Compiled here only for its warnings, so they are reported with the snapshot that
+	// brought them; openAccessLog compiles the same string again for the sink.
+	_, warnings := accesslog.Compile(al.Format, al.encoding())
 	var problems policy.Problems
-	if m.GetAccessLogFormat() != "" {
+	for _, w := range warnings {
 		problems = append(problems, policy.Problem{
 			Severity: policy.Warning,
 			Resource: "ConfigMap/" + snap.RootNamespace() + "/istio",
-			Field:    "mesh.accessLogFormat",
-			Reason:   "custom access log formats are not supported yet: the default " + al.Encoding + " format is used",
+			Field:    "data.mesh.accessLogFormat",
+			Reason:   w,
 		})
 	}
 	return al, problems
+}
+
+func (a AccessLog) encoding() accesslog.Encoding {
+	if a.Encoding == "JSON" {
+		return accesslog.JSON
+	}
+	return accesslog.Text
 }
 
 // accessLogSink is the access log a Gateway is writing: the Logger, the goroutine running it
@@ -68,12 +84,15 @@ func (g *Gateway) openAccessLog(cfg AccessLog) (*accessLogSink, error) {
 		}
 		w, file = f, f
 	}
-	enc := accesslog.Text
-	if cfg.Encoding == "JSON" {
-		enc = accesslog.JSON
+	// Istio's default formats keep their hand-written formatters, which benchmark faster
+	// than the same formats compiled.
+	logger := accesslog.New(w, cfg.encoding(), 0, g.log)
+	if cfg.Format != "" {
+		f, _ := accesslog.Compile(cfg.Format, cfg.encoding())
+		logger = accesslog.NewWithFormatter(w, f, 0, g.log)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &accessLogSink{cfg: cfg, logger: accesslog.New(w, enc, 0, g.log), file: file, cancel: cancel, done: make(chan struct{})}
+	s := &accessLogSink{cfg: cfg, logger: logger, file: file, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		s.logger.Run(ctx)

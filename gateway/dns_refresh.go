@@ -4,12 +4,16 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	meshconfig "istio.io/api/mesh/v1alpha1"
 )
 
 const (
-	// defaultDNSRefresh is Envoy's dns_refresh_rate default.
-	defaultDNSRefresh = 5 * time.Second
+	// defaultDNSRefresh is MeshConfig dnsRefreshRate's default, which istiod sets as every DNS
+	// cluster's dns_refresh_rate (Envoy's own default, 5s, never applies under Istio).
+	defaultDNSRefresh = 60 * time.Second
 	// minDNSRefresh keeps a misconfigured rate from turning the gateway into a DNS load test.
 	minDNSRefresh = time.Second
 	// dnsLookupTimeout bounds one lookup, so a silent DNS server delays only its own names.
@@ -20,14 +24,39 @@ const (
 // it: one goroutine, started with the first Table and stopped by Shutdown.
 type dnsRefresher struct {
 	resolver hostResolver
-	interval time.Duration
+	// interval is the refresh period in nanoseconds, from the served snapshot's MeshConfig
+	// dnsRefreshRate; run picks a change up at its next wake-up (each Apply kicks it).
+	//
+	// istiod also sets respect_dns_ttl, so Envoy re-resolves a name when its TTL runs out
+	// rather than on this period. Go's resolver does not report TTLs, so the gateway
+	// refreshes on the period alone.
+	interval atomic.Int64
 	// kick asks for a refresh now: a new Table may have clusters never resolved.
 	kick chan struct{}
 	once sync.Once
 }
 
 func newDNSRefresher() *dnsRefresher {
-	return &dnsRefresher{resolver: net.DefaultResolver, interval: defaultDNSRefresh, kick: make(chan struct{}, 1)}
+	r := &dnsRefresher{resolver: net.DefaultResolver, kick: make(chan struct{}, 1)}
+	r.interval.Store(int64(defaultDNSRefresh))
+	return r
+}
+
+// dnsRefreshRate is MeshConfig dnsRefreshRate: 60s when unset, as in Istio; never below
+// minDNSRefresh.
+func dnsRefreshRate(m *meshconfig.MeshConfig) time.Duration {
+	d := defaultDNSRefresh
+	if r := m.GetDnsRefreshRate(); r != nil && r.CheckValid() == nil && r.AsDuration() > 0 {
+		d = r.AsDuration()
+	}
+	return max(d, minDNSRefresh)
+}
+
+// setInterval makes d the refresh period from the next wake-up of run on.
+func (r *dnsRefresher) setInterval(d time.Duration) { r.interval.Store(int64(d)) }
+
+func (r *dnsRefresher) period() time.Duration {
+	return max(time.Duration(r.interval.Load()), minDNSRefresh)
 }
 
 // bindTable gives a Table about to be served its clusters' runtimes (dropping those no cluster
@@ -57,7 +86,8 @@ func (r *dnsRefresher) run(stop <-chan struct{}, current func() *upstream) {
 		case <-ctx.Done():
 		}
 	})
-	ticker := time.NewTicker(max(r.interval, minDNSRefresh))
+	period := r.period()
+	ticker := time.NewTicker(period)
 	defer ticker.Stop()
 	for {
 		select {
@@ -65,6 +95,12 @@ func (r *dnsRefresher) run(stop <-chan struct{}, current func() *upstream) {
 			return
 		case <-ticker.C:
 		case <-r.kick:
+		}
+		// A reload that changed dnsRefreshRate kicked this loop: the new period starts now,
+		// without restarting the goroutine.
+		if p := r.period(); p != period {
+			period = p
+			ticker.Reset(period)
 		}
 		current().refreshDNS(ctx, r.resolver)
 	}

@@ -61,6 +61,22 @@ func (g *Gateway) finish(r *http.Request, sw *statusWriter) {
 		Authority:              r.Host,
 		UpstreamCluster:        k.cluster,
 		DownstreamLocalAddress: localAddr(r),
+		RequestHeaders:         r.Header,
+		ResponseHeaders:        sw.Header(),
+		Scheme:                 "http",
+	}
+	if rs.serviceTime > 0 {
+		e.ResponseDuration = rs.upstreamStart.Add(rs.serviceTime).Sub(rs.start)
+	}
+	if peer, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		e.DownstreamDirectRemoteAddress = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+	}
+	if r.TLS != nil {
+		e.Scheme = "https"
+		e.TLSVersion = r.TLS.Version
+		if len(r.TLS.PeerCertificates) > 0 {
+			e.PeerCertificate = r.TLS.PeerCertificates[0]
+		}
 	}
 	if sw.code != 0 && !sw.local {
 		e.ResponseCodeDetails = "via_upstream"

@@ -1,6 +1,8 @@
 package accesslog
 
 import (
+	"crypto/x509"
+	"net/http"
 	"net/netip"
 	"time"
 )
@@ -45,6 +47,26 @@ type Entry struct {
 	DownstreamRemoteAddress netip.AddrPort
 	RequestedServerName     string // %REQUESTED_SERVER_NAME%: the TLS SNI
 	RouteName               string // %ROUTE_NAME%: the VirtualService http route's name
+
+	// The fields below feed only custom formats (MeshConfig accessLogFormat); the default
+	// formats do not print them.
+
+	// RequestHeaders and ResponseHeaders are %REQ(H)% and %RESP(H)% for headers without a
+	// field above; response trailers are in ResponseHeaders the way net/http keeps them
+	// (declared in "Trailer", or under http.TrailerPrefix). They are read, never changed, and
+	// only while Log runs. Nil for TCP.
+	RequestHeaders  http.Header
+	ResponseHeaders http.Header
+	Scheme          string // %REQ(:SCHEME)%
+	// ResponseDuration is %RESPONSE_DURATION%: start to the upstream's response headers. It is
+	// known exactly when HasUpstreamServiceTime is.
+	ResponseDuration time.Duration
+	// DownstreamDirectRemoteAddress is %DOWNSTREAM_DIRECT_REMOTE_ADDRESS%: the socket's peer.
+	DownstreamDirectRemoteAddress netip.AddrPort
+	PeerCertificate               *x509.Certificate // the client's leaf, for %DOWNSTREAM_PEER_URI_SAN%
+	TLSVersion                    uint16            // %DOWNSTREAM_TLS_VERSION%; 0 without TLS
+	// UpstreamRequestAttemptCount is %UPSTREAM_REQUEST_ATTEMPT_COUNT%; 0 when not known.
+	UpstreamRequestAttemptCount int
 }
 
 // ProtocolName returns %PROTOCOL% for an HTTP version the way Envoy spells it ("HTTP/2", not

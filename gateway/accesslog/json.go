@@ -104,6 +104,13 @@ var jsonSpecial = func() (t [256]bool) {
 // line stays valid JSON, and U+2028/U+2029 escaped for readers that treat them as line ends.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendJSONChars(b, s)
+	return append(b, '"')
+}
+
+// appendJSONChars writes s escaped as appendJSONString does, without the quotes, for values
+// that are part of a longer JSON string.
+func appendJSONChars(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -146,6 +153,5 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }

@@ -52,12 +52,22 @@ type Logger struct {
 // New returns a Logger writing enc lines to w; queueSize <= 0 means DefaultQueueSize. Nothing
 // is written until Run is started.
 func New(w io.Writer, enc Encoding, queueSize int, log *slog.Logger) *Logger {
-	if queueSize <= 0 {
-		queueSize = DefaultQueueSize
-	}
 	format := Format
 	if enc == JSON {
 		format = FormatJSON
+	}
+	return newLogger(w, format, queueSize, log)
+}
+
+// NewWithFormatter returns a Logger writing lines in a compiled format (MeshConfig
+// accessLogFormat); otherwise it is New.
+func NewWithFormatter(w io.Writer, f *Formatter, queueSize int, log *slog.Logger) *Logger {
+	return newLogger(w, f.Append, queueSize, log)
+}
+
+func newLogger(w io.Writer, format func([]byte, *Entry) []byte, queueSize int, log *slog.Logger) *Logger {
+	if queueSize <= 0 {
+		queueSize = DefaultQueueSize
 	}
 	l := &Logger{w: w, format: format, queue: make(chan *[]byte, queueSize), log: log}
 	l.pool.New = func() any {

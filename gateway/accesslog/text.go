@@ -104,7 +104,7 @@ func appendStartTime(b []byte, t time.Time) []byte {
 // appendDigits writes n zero-padded to width digits; n is never negative here (years before
 // 0 AD do not occur in a request's start time) and wider values are written in full.
 func appendDigits(b []byte, n, width int) []byte {
-	var d [8]byte
+	var d [20]byte
 	i := len(d)
 	for n >= 10 || width > 1 {
 		i--

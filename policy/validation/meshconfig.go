@@ -36,6 +36,16 @@ func validateMeshConfig(mc *meshconfig.MeshConfig, r *report) {
 		}
 	}
 	validateProtocolDetectionTimeout(path(meshRoot, "protocolDetectionTimeout"), mc.GetProtocolDetectionTimeout(), r)
+	if d := mc.GetDnsRefreshRate(); d != nil {
+		// istiod copies it into every DNS cluster, and Envoy refuses a dns_refresh_rate that
+		// is not greater than 0s, so no DNS cluster would be served.
+		f := path(meshRoot, "dnsRefreshRate")
+		if err := d.CheckValid(); err != nil {
+			r.errorf(f, "invalid duration: %v", err)
+		} else if d.AsDuration() <= 0 {
+			r.errorf(f, "dnsRefreshRate %v must be greater than 0s", d.AsDuration())
+		}
+	}
 	for i, s := range mc.GetServiceSettings() {
 		for j, h := range s.GetHosts() {
 			validateWildcardDomain(path(path(path(path(meshRoot, "serviceSettings"), i), "hosts"), j), h, r)

@@ -82,6 +82,11 @@ func TestMeshConfig(t *testing.T) {
 			want: []wantFinding{wantErr("data.mesh.protocolDetectionTimeout", "ms precision")},
 		},
 		{
+			name: "dnsRefreshRate zero",
+			spec: meshJSON(`{"dnsRefreshRate":"0s"}`),
+			want: []wantFinding{wantErr("data.mesh.dnsRefreshRate", "greater than 0s")},
+		},
+		{
 			name: "serviceSettings host syntax",
 			spec: meshJSON(`{"serviceSettings":[{"hosts":["foo.*.local"]}]}`),
 			want: []wantFinding{wantErr("data.mesh.serviceSettings[0].hosts[0]", "invalid")},

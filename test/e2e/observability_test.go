@@ -142,3 +142,68 @@ func TestObservability(t *testing.T) {
 		t.Errorf("istio_requests_total for 200 = %q, want 2", total)
 	}
 }
+
+// customFormatMesh sets a custom accessLogFormat the way Istio users do, in the mesh ConfigMap.
+const customFormatMesh = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    accessLogFile: %q
+    accessLogEncoding: %s
+    accessLogFormat: '%s'
+`
+
+// TestAccessLogCustomFormat checks MeshConfig accessLogFormat with curl against the built
+// binary: a TEXT format string with header, time-layout and length-limit operators, and a
+// JSON dictionary with typed values.
+func TestAccessLogCustomFormat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, encoding, format string
+		check                  func(t *testing.T, line string)
+	}{
+		{"text", "TEXT", `%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %RESPONSE_CODE% tenant=%REQ(X-TENANT)% ua=%REQ(USER-AGENT):4% t=%START_TIME(%Y-%m-%dT%H:%M:%S.%3fZ)% cluster=%UPSTREAM_CLUSTER_RAW%`,
+			func(t *testing.T, line string) {
+				prefix := "GET /anything/a?x=1 200 tenant=acme ua=e2e/ t=20"
+				if !strings.HasPrefix(line, prefix) || !strings.HasSuffix(line, "Z cluster=outbound|80||backend.internal") {
+					t.Errorf("line %q, want %q...Z cluster=outbound|80||backend.internal", line, prefix)
+				}
+			}},
+		{"json", "JSON", `{"code":"%RESPONSE_CODE%","tenant":"%REQ(X-TENANT)%","missing":"%REQ(X-NONE)%","req":"%REQ(:METHOD)% %REQ(:PATH)%"}`,
+			func(t *testing.T, line string) {
+				var got map[string]any
+				if err := json.Unmarshal([]byte(line), &got); err != nil {
+					t.Fatalf("line %q: %v", line, err)
+				}
+				if got["code"] != float64(200) || got["tenant"] != "acme" || got["missing"] != nil || got["req"] != "GET /anything/a?x=1" || len(got) != 4 {
+					t.Errorf("line %s", line)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			logFile := filepath.Join(t.TempDir(), "access.log")
+			routes := observabilityConfig[strings.Index(observabilityConfig, "---\n")+4:]
+			writeFile(t, dir, "config.yaml", fmt.Sprintf(customFormatMesh, logFile, tc.encoding, tc.format)+"---\n"+fmt.Sprintf(routes, backend(t, "v1")))
+			g := run(t, dir, 80)
+			if _, code := curl(t, "-H", "Host: demo.example.com", "-H", "User-Agent: e2e/1", "-H", "X-Tenant: acme", g.url("/anything/a?x=1")); code != 200 {
+				t.Fatalf("code %d, want 200", code)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				b, _ := os.ReadFile(logFile)
+				if line, _, ok := strings.Cut(string(b), "\n"); ok {
+					tc.check(t, line)
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no access log line in %s: %q", logFile, b)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
