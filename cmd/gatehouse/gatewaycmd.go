@@ -2,18 +2,22 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/authz"
+	"github.com/gatehouse-dev/gatehouse/authz/extauthz"
 	"github.com/gatehouse-dev/gatehouse/sds"
 )
 
 type gatewayCmdFlags struct {
 	processFlags
 	gatewayFlags
-	sdsAddr string
+	sdsAddr   string
+	authzAddr string
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -34,6 +38,7 @@ func newGatewayCmd() *cobra.Command {
 	f.gatewayFlags.register(cmd)
 	cmd.Flags().StringVar(&f.sdsAddr, "sds", "", "SDS server: host:port or unix:///path (required)")
 	_ = cmd.MarkFlagRequired("sds")
+	cmd.Flags().StringVar(&f.authzAddr, "authz", "", "remote ext_authz gRPC server (host:port) deciding every request; default: the config's policies, in-process")
 	return cmd
 }
 
@@ -43,7 +48,25 @@ func runGateway(ctx context.Context, f gatewayCmdFlags) error {
 	if err != nil {
 		return err
 	}
-	gw, err := p.newGateway(f.gatewayFlags)
+	// Like Istio's gateway, this one always enforces RequestAuthentication/AuthorizationPolicy:
+	// with the config's policies in-process, or by asking --authz (a `gatehouse authz`).
+	var (
+		checker authz.Checker
+		local   *inProcessAuthz
+	)
+	if f.authzAddr != "" {
+		client, err := extauthz.NewClient(f.authzAddr, extauthz.ClientOptions{Log: p.log})
+		if err != nil {
+			return fmt.Errorf("--authz: %w", err)
+		}
+		defer client.Close()
+		checker = client
+	} else {
+		local = p.newAuthz()
+		defer local.keys.Close()
+		checker = local.engine
+	}
+	gw, err := p.newGateway(f.gatewayFlags, checker)
 	if err != nil {
 		return err
 	}
@@ -60,6 +83,9 @@ func runGateway(ctx context.Context, f gatewayCmdFlags) error {
 	go func() {
 		for snap := range p.watcher.Subscribe(ctx) {
 			client.Want(sds.WantedResources(snap, p.workload))
+			if local != nil {
+				local.apply(snap)
+			}
 			if err := gw.Apply(snap); err != nil {
 				p.log.Error("gateway kept its previous config", "version", snap.Version, "error", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/authz"
 	"github.com/gatehouse-dev/gatehouse/gateway"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/sds"
@@ -46,13 +48,17 @@ func (f *processFlags) register(cmd *cobra.Command) {
 
 // gatewayFlags are what a command serving Gateways adds.
 type gatewayFlags struct {
-	portMap string
-	bind    string
+	portMap     string
+	bind        string
+	serviceName string
 }
 
 func (f *gatewayFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.portMap, "port-map", "", "map Gateway server ports to listen ports, e.g. 80=8080,443=8443")
 	cmd.Flags().StringVar(&f.bind, "bind", "", "address the gateway listeners bind (default all)")
+	// istio-ingressgateway is the Service of Istio's default ingress gateway, so policies whose
+	// targetRef names it apply here unchanged.
+	cmd.Flags().StringVar(&f.serviceName, "service-name", "istio-ingressgateway", "name of the Service selecting this gateway, matched by AuthorizationPolicy/RequestAuthentication targetRefs (comma-separated for several)")
 }
 
 // process is the wiring every long-running command shares: logger, metrics, the credential
@@ -95,8 +101,8 @@ func newProcess(f processFlags, configSecrets bool) (*process, error) {
 	return p, nil
 }
 
-// newGateway builds the gateway reading p's store.
-func (p *process) newGateway(f gatewayFlags) (*gateway.Gateway, error) {
+// newGateway builds the gateway reading p's store, deciding every request with checker.
+func (p *process) newGateway(f gatewayFlags, checker authz.Checker) (*gateway.Gateway, error) {
 	portMap, err := parsePortMap(f.portMap)
 	if err != nil {
 		return nil, fmt.Errorf("--port-map: %w", err)
@@ -107,6 +113,9 @@ func (p *process) newGateway(f gatewayFlags) (*gateway.Gateway, error) {
 		BindAddress: f.bind,
 		Compile:     gateway.CompileOptions{Namespace: p.workload.Namespace, Labels: p.workload.Labels, PortMap: portMap},
 		Credentials: p.store,
+		Authz:       checker,
+		AuthzWorkload: authz.NewWorkload(p.workload.Namespace, p.workload.Labels,
+			strings.FieldsFunc(f.serviceName, func(r rune) bool { return r == ',' || r == ' ' })...),
 	}), nil
 }
 

@@ -9,12 +9,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/authz/extauthz"
 	"github.com/gatehouse-dev/gatehouse/sds"
 )
 
 type runFlags struct {
 	processFlags
 	gatewayFlags
+	authzListenFlags
 	data      string
 	xdsListen string
 	sdsSocket string
@@ -34,6 +36,7 @@ func newRunCmd() *cobra.Command {
 	}
 	f.processFlags.register(cmd)
 	f.gatewayFlags.register(cmd)
+	f.authzListenFlags.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.data, "data", "./.gatehouse", "directory for the CA's keys and ACME state")
 	fl.StringVar(&f.xdsListen, "xds-listen", "127.0.0.1:15010", "xDS/SDS for co-located proxies: a loopback host:port or unix:///path (plaintext)")
@@ -49,10 +52,16 @@ func run(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	gw, err := p.newGateway(f.gatewayFlags)
+	// One engine decides for the gateway in-process and for Envoys over ext_authz.
+	az := p.newAuthz()
+	defer az.keys.Close()
+	gw, err := p.newGateway(f.gatewayFlags, az.engine)
 	if err != nil {
 		return err
 	}
+	// Envoys asking over ext_authz must name their workload (context_extensions or destination
+	// principal): the gateway's own policies are not a safe default for another proxy.
+	authzSrv := extauthz.NewServer(az.engine, extauthz.Options{Log: p.log, PathPrefix: f.pathPrefix})
 	files := sds.NewFileSource(p.store, sds.FileSourceOptions{Logger: p.log})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -65,6 +74,11 @@ func run(ctx context.Context, f runFlags) error {
 		return fmt.Errorf("xDS: %w", err)
 	}
 	defer stopXDS()
+	stopAuthz, err := serveAuthz(authzSrv, p.log, f.authzListenFlags)
+	if err != nil {
+		return err
+	}
+	defer stopAuthz()
 	if err := p.serveStatus(gw.Ready); err != nil {
 		return err
 	}
@@ -75,6 +89,10 @@ func run(ctx context.Context, f runFlags) error {
 			// Files named by Gateways are read before the gateway compiles, so their
 			// credentials are in the Store when the new servers start handshaking.
 			files.Want(sds.WantedFiles(snap, p.workload))
+			// Policies are installed before the routes of the same snapshot serve.
+			if az.apply(snap) {
+				authzSrv.Apply(snap)
+			}
 			if err := gw.Apply(snap); err != nil {
 				p.log.Error("gateway kept its previous config", "version", snap.Version, "error", err)
 			}

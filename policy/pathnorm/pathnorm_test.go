@@ -1,11 +1,11 @@
-package gateway
+package pathnorm
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestNormalizePath(t *testing.T) {
+func TestNormalize(t *testing.T) {
 	t.Parallel()
 	const bad = "!error"
 	tests := []struct {
@@ -43,23 +43,23 @@ func TestNormalizePath(t *testing.T) {
 		{"/xyz/.%00../abc", "/xyz/.%00../abc", bad, bad, bad},
 		{"/a b", "/a b", bad, bad, bad},
 	}
-	modes := []pathMode{pathNone, pathBase, pathMergeSlashes, pathDecodeAndMergeSlashes}
+	modes := []Mode{None, Base, MergeSlashes, DecodeAndMergeSlashes}
 	for _, tt := range tests {
 		for i, want := range []string{tt.none, tt.base, tt.merge, tt.decode} {
-			got, err := normalizePath(modes[i], tt.raw)
+			got, err := Normalize(modes[i], tt.raw)
 			if err != nil {
 				got = bad
 			}
 			if got != want {
-				t.Errorf("normalizePath(%s, %q) = %q, want %q", modes[i], tt.raw, got, want)
+				t.Errorf("Normalize(%s, %q) = %q, want %q", modes[i], tt.raw, got, want)
 			}
 		}
 	}
 }
 
-func TestNormalizePathKeepsNormalPathsWithoutAllocating(t *testing.T) {
+func TestNormalizeKeepsNormalPathsWithoutAllocating(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := normalizePath(pathMergeSlashes, "/api/v1/items/42"); err != nil {
+		if _, err := Normalize(MergeSlashes, "/api/v1/items/42"); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -68,22 +68,22 @@ func TestNormalizePathKeepsNormalPathsWithoutAllocating(t *testing.T) {
 	}
 }
 
-func FuzzNormalizePath(f *testing.F) {
+func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{"/a/../admin", "/%2e%2e/x", "//a//b", "/a%2Fb", "/a%5cb", "a\\b", "/a/b/.", "/%", "..", "/%252F"} {
 		f.Add(uint8(1), s)
 	}
 	f.Fuzz(func(t *testing.T, m uint8, raw string) {
-		mode := pathMode(m%3) + pathBase
-		p, err := normalizePath(mode, raw)
+		mode := Mode(m%3) + Base
+		p, err := Normalize(mode, raw)
 		if err != nil {
 			return
 		}
 		if !strings.HasPrefix(p, "/") {
-			t.Fatalf("normalizePath(%s, %q) = %q: not absolute", mode, raw, p)
+			t.Fatalf("Normalize(%s, %q) = %q: not absolute", mode, raw, p)
 		}
-		again, err := normalizePath(mode, p)
+		again, err := Normalize(mode, p)
 		if err != nil || again != p {
-			t.Fatalf("normalizePath(%s, %q) = %q, then %q (%v): not idempotent", mode, raw, p, again, err)
+			t.Fatalf("Normalize(%s, %q) = %q, then %q (%v): not idempotent", mode, raw, p, again, err)
 		}
 	})
 }
