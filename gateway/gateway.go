@@ -44,6 +44,7 @@ type Gateway struct {
 // New returns a Gateway that serves nothing until the first Apply.
 func New(opts Options) *Gateway {
 	opts = opts.withDefaults()
+	registerAuthz(opts)
 	return &Gateway{
 		log:       opts.Logger,
 		opts:      opts,
@@ -84,6 +85,7 @@ func (g *Gateway) Apply(snap *policy.Snapshot) error {
 		return fmt.Errorf("gateway: snapshot %d: %w", snap.Version, err)
 	}
 	g.swapUpstream(snap.Settings)
+	g.dns.setInterval(dnsRefreshRate(snap.Mesh))
 	g.bindTable(t)
 	// The Table is in place before new listeners accept, so no request finds its port missing.
 	g.table.Store(t)

@@ -51,7 +51,9 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Connection", "close")
 		}
 	}
-	if vh == nil {
+	// With authorization on, a request for no virtual host is still authorized first: Envoy's
+	// RBAC filter runs before the router finds no route.
+	if vh == nil && (t == nil || g.opts.Authz == nil) {
 		rs.noRoute()
 		localReply(sw, http.StatusNotFound, "")
 		return
@@ -71,6 +73,18 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := context.WithValue(r.Context(), exchangeKey{}, rs.x)
 	r = r.WithContext(context.WithValue(ctx, routeStateKey{}, rs))
+	// Authentication and authorization come first in an Istio gateway's filter chain, on the
+	// normalized path: a denied request reaches no route, fault or upstream.
+	if g.opts.Authz != nil {
+		if !g.authorize(sw, r, rs.x) {
+			return
+		}
+		if vh == nil {
+			rs.noRoute()
+			localReply(sw, http.StatusNotFound, "")
+			return
+		}
+	}
 	if !limitBody(sw, r, h.maxBody) {
 		return
 	}
@@ -132,8 +146,14 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, x *exchange, r
 		localReply(w, http.StatusServiceUnavailable, "")
 		return
 	}
-	ep := d.cluster.pick()
-	if ep == nil {
+	var ep *Endpoint
+	if d.cluster.DynamicForward != nil {
+		// Dialed by the request's own name: no endpoint to pick, and none to count in flight
+		// beyond this request.
+		if ep = g.dynamicEndpoint(w, r, d.cluster, route); ep == nil {
+			return
+		}
+	} else if ep = d.cluster.pick(); ep == nil {
 		localReply(w, http.StatusServiceUnavailable, bodyNoHealthyUpstream)
 		return
 	}
@@ -143,8 +163,8 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, x *exchange, r
 	if len(route.Mirrors) > 0 {
 		g.mirror(r, x)
 	}
-	// An upgraded connection's bytes bypass the counters the watch reads, so it is not watched.
-	if idle := g.opts.StreamIdleTimeout; idle > 0 && len(r.Header["Upgrade"]) == 0 {
+	// An upgraded connection is watched too: its bytes are counted once hijacked (streamidle.go).
+	if idle := g.opts.StreamIdleTimeout; idle > 0 {
 		if rs, ok := r.Context().Value(routeStateKey{}).(*routeState); ok {
 			ctx, stop := watchStreamIdle(w, r.Context(), rs, idle)
 			defer stop()

@@ -40,6 +40,9 @@ type metrics struct {
 	tcpActive         *prometheus.GaugeVec
 	tcpBytes          *prometheus.CounterVec
 	tcpUpstreamErrors *prometheus.CounterVec
+	// authzDenied counts requests and connections authorization refused, by which of Envoy's
+	// filters would have (Envoy's jwt_authn and rbac "denied" counters).
+	authzDenied *prometheus.CounterVec
 }
 
 // istioLabels are the labels of Istio's standard metrics that a gateway can fill, in the order
@@ -109,6 +112,10 @@ func newMetrics(reg prometheus.Registerer, workload CompileOptions) *metrics {
 			Name: "gatehouse_tcp_upstream_connect_errors_total",
 			Help: "Proxied connections closed because no upstream could be reached (no route, no endpoint, connect failure), by kind.",
 		}, []string{"kind"})),
+		authzDenied: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_authz_denied_total",
+			Help: "Requests and TCP connections denied before routing, by reason: jwt (RequestAuthentication), rbac (AuthorizationPolicy), custom (a CUSTOM provider the gateway cannot ask), error (no decision).",
+		}, []string{"reason"})),
 	}
 }
 

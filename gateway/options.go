@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse-dev/gatehouse/authz"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/sds"
 )
@@ -67,6 +68,13 @@ type Options struct {
 	// StreamIdleTimeout resets a proxied request that moves no body bytes either way for this
 	// long: Envoy's stream_idle_timeout. Default 5m, Envoy's; negative turns it off.
 	StreamIdleTimeout time.Duration
+	// Authz decides every request and TCP connection before routing (Istio's RequestAuthentication
+	// and AuthorizationPolicy at the gateway): the in-process authz.Engine, or a client of a remote
+	// ext_authz service. Nil authorizes nothing: every request is routed.
+	Authz authz.Checker
+	// AuthzWorkload is the workload whose policies apply to this gateway. Nil means the Compile
+	// namespace and labels, with no Service names.
+	AuthzWorkload *authz.Workload
 }
 
 // Defaults of Options.
@@ -95,5 +103,9 @@ func (o Options) withDefaults() Options {
 	o.Compile = o.Compile.withDefaults()
 	o.Compile.Labels = maps.Clone(o.Compile.Labels)
 	o.Compile.PortMap = maps.Clone(o.Compile.PortMap)
+	if o.Authz != nil {
+		// Built once: the workload's precomputed key keeps the engine's lookup allocation-free.
+		o.AuthzWorkload = o.authzWorkload()
+	}
 	return o
 }

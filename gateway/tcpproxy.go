@@ -20,12 +20,14 @@ const (
 
 // l4Conn is one proxied connection as the access log reports it when it ends.
 type l4Conn struct {
-	start    time.Time
-	route    *TCPRoute
-	kind     string
-	sni      string
-	cluster  string
-	flags    accesslog.ResponseFlags
+	start   time.Time
+	route   *TCPRoute
+	kind    string
+	sni     string
+	cluster string
+	flags   accesslog.ResponseFlags
+	// details is %CONNECTION_TERMINATION_DETAILS% when the gateway closed the connection itself.
+	details  string
 	upstream net.Conn
 	received int64
 	sent     int64
@@ -46,6 +48,9 @@ func (g *Gateway) proxyL4(ctx context.Context, down net.Conn, prefix []byte, rou
 	active.Inc()
 	defer active.Dec()
 
+	if g.opts.Authz != nil && !g.authorizeL4(ctx, down, lc) {
+		return
+	}
 	up := g.dialL4(ctx, lc)
 	if up == nil {
 		m.tcpUpstreamErrors.WithLabelValues(kind).Inc()

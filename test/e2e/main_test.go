@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,7 +78,14 @@ func (s *syncBuffer) String() string {
 // start runs the binary with args until the test ends.
 func start(t *testing.T, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), out: &syncBuffer{}}
+	return startIn(t, nil, args...)
+}
+
+// startIn is start with the binary run by a command prefix (see withHosts).
+func startIn(t *testing.T, prefix []string, args ...string) *process {
+	t.Helper()
+	argv := append(append(slices.Clone(prefix), bin), args...)
+	p := &process{cmd: exec.Command(argv[0], argv[1:]...), out: &syncBuffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -140,8 +148,8 @@ func backend(t *testing.T, name string) int {
 // gatehouse is a running `gatehouse run` with its ports.
 type gatehouse struct {
 	*process
-	config                          string
-	http, status, stats, admin, xds int
+	config                                 string
+	http, status, stats, admin, xds, authz int
 	// ports maps each Gateway server port given to run to the port it listens on.
 	ports map[int]int
 }
@@ -157,7 +165,13 @@ func run(t *testing.T, dir string, serverPort int, extra ...string) *gatehouse {
 // g.http.
 func runPorts(t *testing.T, dir string, serverPorts []int, extra ...string) *gatehouse {
 	t.Helper()
-	g := &gatehouse{config: dir, status: freePort(t), stats: freePort(t), admin: freePort(t), xds: freePort(t), ports: map[int]int{}}
+	return runPortsIn(t, nil, dir, serverPorts, extra...)
+}
+
+// runPortsIn is runPorts with the binary run by a command prefix (see withHosts).
+func runPortsIn(t *testing.T, prefix []string, dir string, serverPorts []int, extra ...string) *gatehouse {
+	t.Helper()
+	g := &gatehouse{config: dir, status: freePort(t), stats: freePort(t), admin: freePort(t), xds: freePort(t), authz: freePort(t), ports: map[int]int{}}
 	var mapping []string
 	for _, p := range serverPorts {
 		g.ports[p] = freePort(t)
@@ -167,8 +181,9 @@ func runPorts(t *testing.T, dir string, serverPorts []int, extra ...string) *gat
 	args := append([]string{"run", "--config", dir, "--data", t.TempDir(), "--bind", "127.0.0.1",
 		"--port-map", strings.Join(mapping, ","),
 		"--status-port", fmt.Sprint(g.status), "--stats-port", fmt.Sprint(g.stats), "--admin-port", fmt.Sprint(g.admin),
-		"--xds-listen", fmt.Sprintf("127.0.0.1:%d", g.xds)}, extra...)
-	g.process = start(t, args...)
+		"--xds-listen", fmt.Sprintf("127.0.0.1:%d", g.xds),
+		"--authz-listen", fmt.Sprintf("127.0.0.1:%d", g.authz), "--authz-http-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t))}, extra...)
+	g.process = startIn(t, prefix, args...)
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz/ready", g.status), 200)
 	return g
 }
@@ -195,4 +210,25 @@ func writeFile(t *testing.T, dir, name, data string) {
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// withHosts returns a command prefix that runs the binary in a mount namespace of its own whose
+// /etc/hosts maps each name to an address, so the gateway resolves real names through the system
+// resolver as it would in production. It skips the test where unshare(1) may not create mount
+// namespaces (it needs root or user namespaces).
+func withHosts(t *testing.T, names map[string]string) []string {
+	t.Helper()
+	if err := exec.Command("unshare", "-m", "true").Run(); err != nil {
+		t.Skipf("unshare -m is not permitted here (%v): a private /etc/hosts is needed to resolve test names", err)
+	}
+	var b strings.Builder
+	b.WriteString("127.0.0.1 localhost\n")
+	for name, addr := range names {
+		fmt.Fprintf(&b, "%s %s\n", addr, name)
+	}
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"unshare", "-m", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts}
 }
