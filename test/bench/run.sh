@@ -2,7 +2,7 @@
 # `make bench`: Gatehouse against nginx as a plain HTTP reverse proxy to the same demo backend,
 # both driven by wrk with the same parameters on this machine, plus a reload-under-load check;
 # then tls.sh, the TLS benchmarks, and proxy.sh, HTTPS 1 KiB against nginx and Caddy, memory and
-# compile-and-swap of 10,000 VirtualServices.
+# compile-and-swap of 10,000 VirtualServices; then authz.sh, in-process and gRPC ext_authz Check.
 # Installs its own peers (nginx, wrk) from Debian. Appends the results to RESULTS.md beside it.
 #
 #   bash test/bench/run.sh bin/gatehouse
@@ -195,9 +195,12 @@ tls_ok=yes
 bash "$here/tls.sh" "$bin" || tls_ok=no
 proxy_ok=yes
 bash "$here/proxy.sh" "$bin" || proxy_ok=no
+authz_ok=yes
+bash "$here/authz.sh" "$bin" || authz_ok=no
 
 if [ "$r_non" -ne 0 ] || [ "$r_err" -ne 0 ] || [ "$last_applied" != yes ] || [ "$reloads" -eq 0 ]; then
   die "reload under load: $r_non non-2xx, $r_err socket errors, $reloads reloads, last applied: $last_applied"
 fi
 [ "$tls_ok" = yes ] || die "the TLS benchmarks failed"
 [ "$proxy_ok" = yes ] || die "the HTTPS 1 KiB proxy benchmarks against nginx and Caddy failed"
+[ "$authz_ok" = yes ] || die "the ext_authz benchmarks (in-process Check, JWT cost, ghz) failed"
