@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // checkRequest builds the CheckRequest Envoy's ext_authz filter would send for r.
@@ -35,7 +36,7 @@ func (c *Client) checkRequest(r *authz.Request) *authv3.CheckRequest {
 			ext = map[string]string{}
 		}
 		ext[ExtNamespace] = w.Namespace
-		if l := formatLabels(w.Labels); l != "" {
+		if l := policy.FormatLabels(w.Labels); l != "" {
 			ext[ExtLabels] = l
 		}
 		if len(w.Services) > 0 {

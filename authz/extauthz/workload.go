@@ -2,11 +2,11 @@ package extauthz
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // Keys of context_extensions (and, prefixed with x-gatehouse-, headers in HTTP mode) that name
@@ -63,7 +63,7 @@ func (ws *workloads) resolve(ref workloadRef, destPrincipal string) (*authz.Work
 	if ok {
 		return w, nil
 	}
-	labels, err := parseLabels(ref.labels)
+	labels, err := policy.ParseLabels(ref.labels)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", ExtLabels, ref.labels, err)
 	}
@@ -87,47 +87,6 @@ func principalNamespace(principal string) string {
 		return ""
 	}
 	return parts[2]
-}
-
-// parseLabels parses "k=v,k2=v2" (spaces around entries ignored), the --labels format.
-func parseLabels(s string) (map[string]string, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		if kv = strings.TrimSpace(kv); kv == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%q is not key=value", kv)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
-// formatLabels is the inverse of parseLabels, keys sorted so equal maps give equal strings.
-func formatLabels(labels map[string]string) string {
-	if len(labels) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(labels[k])
-	}
-	return b.String()
 }
 
 func splitList(s string) []string {

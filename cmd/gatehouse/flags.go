@@ -26,26 +26,11 @@ func (f *workloadFlags) register(cmd *cobra.Command) {
 }
 
 func (f *workloadFlags) workload() (policy.Workload, error) {
-	labels, err := parseLabels(f.labels)
+	labels, err := policy.ParseLabels(f.labels)
 	if err != nil {
 		return policy.Workload{}, fmt.Errorf("--labels: %w", err)
 	}
 	return policy.Workload{Namespace: f.namespace, Labels: labels}, nil
-}
-
-func parseLabels(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		if kv = strings.TrimSpace(kv); kv == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%q is not key=value", kv)
-		}
-		out[k] = v
-	}
-	return out, nil
 }
 
 // parsePortMap parses "80=8080,443=8443": a Gateway server port to the port actually listened on.

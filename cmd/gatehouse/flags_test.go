@@ -26,14 +26,3 @@ func TestParsePortMap(t *testing.T) {
 		}
 	}
 }
-
-func TestParseLabels(t *testing.T) {
-	t.Parallel()
-	got, err := parseLabels("istio=ingressgateway, app=edge")
-	if err != nil || !maps.Equal(got, map[string]string{"istio": "ingressgateway", "app": "edge"}) {
-		t.Errorf("parseLabels = %v, %v", got, err)
-	}
-	if _, err := parseLabels("novalue"); err == nil {
-		t.Error("want an error for a label without =")
-	}
-}

@@ -33,18 +33,6 @@ issuer=https://bench.gatehouse.test
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$here/lib.sh"
 
-# install_ghz: puts the ghz binary of $ghz_version in $ghz, building it with `go install` only
-# when the cache keyed by version does not have it yet.
-install_ghz() {
-  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse-bench/ghz-$ghz_version"
-  ghz="$dir/ghz"
-  [ -x "$ghz" ] && return
-  log "building ghz $ghz_version from the Go module proxy into $dir (once per version)"
-  mkdir -p "$dir"
-  (cd "$tmp" && GOBIN="$dir" GOFLAGS=-mod=mod "${GO:-go}" install "github.com/bojand/ghz/cmd/ghz@$ghz_version") ||
-    die "building ghz $ghz_version failed"
-}
-
 # Go benchmarks: median ns/op (of -count 3) and allocs/op for each.
 go_benchmarks() {
   log "running the in-process Go benchmarks (-count 3)"
@@ -186,7 +174,7 @@ ghz_stats() {
 }
 
 if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then install_peers; fi
-install_ghz
+ghz=$(go_install_cached ghz github.com/bojand/ghz/cmd/ghz "$ghz_version")
 busy_at_start=$(cpu_busy) # other work on the machine skews every figure
 
 go_benchmarks

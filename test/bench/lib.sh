@@ -20,6 +20,21 @@ install_peers() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 }
 
+# go_install_cached NAME PACKAGE VERSION: prints the path of the binary NAME built from the Go
+# module proxy with `go install PACKAGE@VERSION`, building it only when the cache keyed by
+# version does not have it yet.
+go_install_cached() {
+  local name=$1 pkg=$2 version=$3
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse-bench/$name-$version"
+  if [ ! -x "$dir/$name" ]; then
+    log "building $name $version from the Go module proxy into $dir (once per version)"
+    mkdir -p "$dir"
+    (cd "$tmp" && GOBIN="$dir" GOFLAGS=-mod=mod "${GO:-go}" install "$pkg@$version") >&2 ||
+      die "building $name $version failed"
+  fi
+  echo "$dir/$name"
+}
+
 tmp=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
 pids=()
 # stop_children: ends every process this script started, so the next measurement has the

@@ -24,18 +24,6 @@ path=/1k
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$here/lib.sh"
 
-# install_caddy: puts the caddy binary of $caddy_version in $caddy, building it with `go install`
-# only when the cache keyed by version does not have it yet.
-install_caddy() {
-  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse-bench/caddy-$caddy_version"
-  caddy="$dir/caddy"
-  [ -x "$caddy" ] && return
-  log "building caddy $caddy_version from the Go module proxy into $dir (once per version)"
-  mkdir -p "$dir"
-  (cd "$tmp" && GOBIN="$dir" GOFLAGS=-mod=mod "${GO:-go}" install "github.com/caddyserver/caddy/v2/cmd/caddy@$caddy_version") ||
-    die "building caddy $caddy_version failed"
-}
-
 # write_config DIR UPSTREAM_PORT: one Gateway port 443, SIMPLE with the bench certificate, every
 # request routed to the 1 KiB upstream. The host is "*" for the reason tls.sh gives.
 write_config() {
@@ -103,7 +91,7 @@ nginx_mem() {
 }
 
 install_peers
-install_caddy
+caddy=$(go_install_cached caddy github.com/caddyserver/caddy/v2/cmd/caddy "$caddy_version")
 busy_at_start=$(cpu_busy) # other work on the machine skews every figure
 chmod 755 "$tmp" # nginx workers run as an unprivileged user and read their prefix
 
