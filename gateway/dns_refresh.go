@@ -34,6 +34,8 @@ type dnsRefresher struct {
 	// kick asks for a refresh now: a new Table may have clusters never resolved.
 	kick chan struct{}
 	once sync.Once
+	// dynamic caches the names dynamic forwarding resolves for clients.
+	dynamic dfpCache
 }
 
 func newDNSRefresher() *dnsRefresher {

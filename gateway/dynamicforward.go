@@ -40,9 +40,8 @@ func (f *DynamicForward) admits(name string) bool {
 	return validDNSName(name) && policy.HostMatches(f.Host, name)
 }
 
-// dialDynamic resolves the client's server name and connects to the first address that
-// answers. Resolution happens per connection: the names are unbounded, so nothing is cached
-// that an attacker could grow.
+// dialDynamic resolves the client's server name (through the bounded dfpCache) and connects
+// to the first address that answers.
 func (g *Gateway) dialDynamic(ctx context.Context, f *DynamicForward, lc *l4Conn, timeout time.Duration) net.Conn {
 	if !f.admits(lc.sni) {
 		lc.flags |= accesslog.NoRouteFound
@@ -50,11 +49,8 @@ func (g *Gateway) dialDynamic(ctx context.Context, f *DynamicForward, lc *l4Conn
 		return nil
 	}
 	lookupCtx, cancel := context.WithTimeout(ctx, max(timeout, time.Second))
-	addrs, err := g.dns.resolver.LookupNetIP(lookupCtx, "ip", lc.sni)
+	addrs, err := g.dns.lookupDynamic(lookupCtx, lc.sni)
 	cancel()
-	if err == nil && len(addrs) == 0 {
-		err = &net.DNSError{Err: "no addresses", Name: lc.sni, IsNotFound: true}
-	}
 	if err != nil {
 		lc.flags |= accesslog.DNSResolutionFailed
 		g.log.Debug("gateway dynamic forward lookup failed", "route", lc.route.Name, "sni", lc.sni, "error", err)
@@ -123,8 +119,8 @@ func upstreamName(r *http.Request, route *Route) string {
 	return strings.ToLower(strings.TrimSuffix(stripPort(host), "."))
 }
 
-// dynamicEndpoint is where one request to a dynamic forward cluster goes, resolved now (names
-// are unbounded, so no answer is kept), or nil once the request has been answered: 400 without
+// dynamicEndpoint is where one request to a dynamic forward cluster goes, resolved through the
+// bounded dfpCache, or nil once the request has been answered: 400 without
 // a name, 404 (NR) for a name the wildcard does not admit, 503 (DF) for one that does not
 // resolve. A plaintext request dials the address it resolved to; with TLS origination the
 // endpoint stays the name, so that connections are pooled, sent SNI and verified per name.
@@ -146,11 +142,8 @@ func (g *Gateway) dynamicEndpoint(w http.ResponseWriter, r *http.Request, c *Clu
 	}
 	// Bounded as Envoy's DNS cache dns_query_timeout (5s by default) bounds it.
 	ctx, cancel := context.WithTimeout(r.Context(), dnsLookupTimeout)
-	addrs, err := g.dns.resolver.LookupNetIP(ctx, "ip", name)
+	addrs, err := g.dns.lookupDynamic(ctx, name)
 	cancel()
-	if err == nil && len(addrs) == 0 {
-		err = &net.DNSError{Err: "no addresses", Name: name, IsNotFound: true}
-	}
 	port := strconv.FormatUint(uint64(f.Port), 10)
 	if err != nil {
 		if r.Context().Err() != nil {
