@@ -65,6 +65,14 @@ func TestQuickstart(t *testing.T) {
 			t.Errorf("80/20 split not visible: %v", seen)
 		}
 	})
+	t.Run("the admin path is denied, also when written around the normalizer", func(t *testing.T) {
+		for _, path := range []string{"/anything/admin", "/anything/admin/users", "/anything/public/../admin", "/anything/%61dmin"} {
+			body, code := curl(t, "--path-as-is", "-H", host, g.url(path))
+			if code != 403 || body != "RBAC: access denied" {
+				t.Errorf("%s: %d %q, want 403 RBAC: access denied", path, code, body)
+			}
+		}
+	})
 	t.Run("header match", func(t *testing.T) {
 		for range 5 {
 			body, code := curl(t, "-H", host, "-H", "x-version: v2", g.url("/anything"))
