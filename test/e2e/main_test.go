@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -41,15 +42,39 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// Ports handed out by freePort come from below the kernel's ephemeral range (32768 and up on
+// Linux), so a client connection's source port can never take one between freePort and the
+// process that binds it; handed lists what this test binary gave out already.
+const (
+	firstTestPort = 20000
+	lastTestPort  = 32767
+)
+
+var (
+	portsMu sync.Mutex
+	handed  = map[int]bool{}
+)
+
+// freePort returns a loopback port that was free a moment ago and that no other test got.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		p := firstTestPort + rand.IntN(lastTestPort-firstTestPort+1)
+		if handed[p] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		handed[p] = true
+		return p
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port below the ephemeral range")
+	return 0
 }
 
 // process is a started gatehouse subcommand whose output is kept for failure messages.
