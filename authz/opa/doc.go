@@ -1,0 +1,11 @@
+// Package opa is Gatehouse's built-in OPA provider: a CUSTOM extension provider that runs Rego
+// written for opa-envoy-plugin in-process. It builds the plugin's input document (attributes in
+// protojson field names, parsed_path, parsed_query, parsed_body, truncated_body, version) straight
+// from an authz.Request as an ast.Value, evaluates a query prepared once, and reads the plugin's
+// decision document (a bool, or an object with allowed, headers, http_status, body, …) into a
+// provider.Result exactly as the plugin turns it into a CheckResponse.
+//
+// It owns loading Rego and data from a directory (LoadDir); it does not watch files, parse
+// MeshConfig, or serve any protocol: policy decides when to rebuild a Provider, and the gateway and
+// the ext_authz server call Check.
+package opa

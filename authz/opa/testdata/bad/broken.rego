@@ -1,0 +1,5 @@
+package broken
+
+allow if {
+	input.x ==
+}

@@ -1,0 +1,3 @@
+package lib
+
+ok if "admin" in data.roles.admins

@@ -1,0 +1,5 @@
+package envoy.authz
+
+import data.lib
+
+allow if lib.ok
