@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/authz/jwt"
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/pathnorm"
 )
 
 // maxCachedWorkloads bounds the per-workload sets a Compiled keeps. A gateway is one workload and an
@@ -56,6 +57,9 @@ type Compiled struct {
 	policies []*compiledPolicy
 	authn    []authnPolicy
 	keys     *jwt.Keys
+	// pathMode is the mesh's pathNormalization, for explaining a raw path; Check gets paths
+	// already normalized.
+	pathMode pathnorm.Mode
 
 	mu   sync.Mutex // serializes cache writers
 	sets atomic.Pointer[map[string]*workloadSet]
@@ -84,7 +88,7 @@ type workloadSet struct {
 // RequestAuthentication rules with keys, and fails on a resource it cannot compile (which
 // validation should have refused), so the caller keeps its last good Compiled.
 func Compile(snap *policy.Snapshot, keys *jwt.Keys) (*Compiled, error) {
-	c := &Compiled{Version: snap.Version, root: snap.RootNamespace(), keys: keys}
+	c := &Compiled{Version: snap.Version, root: snap.RootNamespace(), keys: keys, pathMode: pathnorm.FromMesh(snap.Mesh)}
 	providers := extensionProviders(snap.Mesh)
 	for _, r := range snap.List(policy.KindAuthorizationPolicy) {
 		cp, err := compilePolicy(r, c.root, providers)

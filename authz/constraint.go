@@ -53,6 +53,11 @@ type constraint struct {
 	filter, key string
 
 	values, notValues valueSet
+
+	// desc and notDesc name the field as written ("spec.rules[0].to[0].operation.methods"), and
+	// raw and notRaw keep its values as written: Explain reads them, Check never does.
+	desc, notDesc string
+	raw, notRaw   []string
 }
 
 // valueSet holds one list of compiled values; only the slice for the constraint's attribute is set.

@@ -40,6 +40,8 @@ type Engine struct {
 	log   *slog.Logger
 	ready func(string) bool
 	cur   atomic.Pointer[Compiled]
+	// denials, when set by RecordDenials, keeps the last denied requests for /debug/authz.
+	denials atomic.Pointer[DenialLog]
 
 	mu         sync.Mutex
 	registered []*Workload
@@ -95,6 +97,16 @@ func (e *Engine) Compiled() *Compiled { return e.cur.Load() }
 // ask (or denies, when the provider is unusable); a matching DENY rule denies; then, if any ALLOW
 // policy applies, one of its rules must match. AUDIT and dry-run rules are recorded only.
 func (e *Engine) Check(ctx context.Context, r *Request) Decision {
+	d := e.check(ctx, r)
+	if !d.Allowed {
+		if l := e.denials.Load(); l != nil {
+			l.record(e.cur.Load(), r, &d)
+		}
+	}
+	return d
+}
+
+func (e *Engine) check(ctx context.Context, r *Request) Decision {
 	c := e.cur.Load()
 	if c == nil {
 		return Decision{Status: http.StatusServiceUnavailable, Reason: reasonNoConfig}

@@ -111,6 +111,8 @@ func runChecks(t *testing.T, e *Engine, checks []check) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			d := e.Check(context.Background(), c.req)
+			ex := e.Explain(context.Background(), c.req)
+			checkSameDecision(t, e, c.name, c.req, &ex)
 			if d.Status != c.status {
 				t.Fatalf("status %d (%s, policy %q), want %d", d.Status, d.Reason, d.Policy, c.status)
 			}

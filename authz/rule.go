@@ -154,12 +154,12 @@ func compileFields(path, policyNS string, fields []field) ([]constraint, error) 
 		if len(f.values) == 0 && len(f.notValues) == 0 {
 			continue
 		}
-		c := constraint{attr: f.attr}
+		notName := "not" + strings.ToUpper(f.name[:1]) + f.name[1:]
+		c := constraint{attr: f.attr, desc: path + "." + f.name, notDesc: path + "." + notName, raw: f.values, notRaw: f.notValues}
 		var err error
 		if c.values, err = compileValues(path+"."+f.name, policyNS, f.attr, f.values); err != nil {
 			return nil, err
 		}
-		notName := "not" + strings.ToUpper(f.name[:1]) + f.name[1:]
 		if c.notValues, err = compileValues(path+"."+notName, policyNS, f.attr, f.notValues); err != nil {
 			return nil, err
 		}
@@ -171,7 +171,7 @@ func compileFields(path, policyNS string, fields []field) ([]constraint, error) 
 // compileCondition compiles one `when` condition, classifying its key as Istio's model.New does.
 func compileCondition(path, policyNS string, w *security.Condition) (constraint, error) {
 	key := w.GetKey()
-	var c constraint
+	c := constraint{desc: path + " " + key + " values", notDesc: path + " " + key + " notValues", raw: w.GetValues(), notRaw: w.GetNotValues()}
 	switch {
 	case key == "destination.ip":
 		c.attr = attrDestIP
