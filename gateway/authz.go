@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
-	"github.com/gatehouse-dev/gatehouse/gateway/accesslog"
 	"github.com/gatehouse-dev/gatehouse/gateway/proxyproto"
 )
 
@@ -89,18 +88,14 @@ func (g *Gateway) authorize(sw *statusWriter, r *http.Request, x *exchange) bool
 	d := g.opts.Authz.Check(r.Context(), ar)
 	g.logAuthzMetadata(r.Context(), &d, ar)
 
-	if d.Allowed && d.CustomProvider != "" {
-		// CUSTOM (an ext_authz provider) is not implemented in the gateway yet: fail closed as
-		// Envoy's ext_authz filter does when it cannot reach its service.
-		if _, warned := customWarned.LoadOrStore(d.CustomProvider, true); !warned {
-			g.log.Warn("authz: CUSTOM action providers are not supported by the gateway yet; requests they must check are denied",
-				"provider", d.CustomProvider, "policy", d.CustomPolicy)
+	if d.CustomProvider != "" {
+		// Envoy's jwt_authn filter has changed the request before ext_authz sees it.
+		if d.Allowed {
+			applyAuthzHeaders(r, &d)
 		}
-		sw.state.details = detailsExtAuthzError
-		sw.state.flags.Or(uint32(accesslog.UnauthorizedExternalService))
-		g.metrics.authzDenied.WithLabelValues(denialCustom).Inc()
-		localReply(sw, http.StatusForbidden, "")
-		return false
+		if !g.askCustom(sw, r, ar, &d) {
+			return false
+		}
 	}
 	if !d.Allowed {
 		kind := denialKind(&d)
@@ -117,13 +112,20 @@ func (g *Gateway) authorize(sw *statusWriter, r *http.Request, x *exchange) bool
 		localReply(sw, status, d.Reason)
 		return false
 	}
+	if d.CustomProvider == "" {
+		applyAuthzHeaders(r, &d)
+	}
+	return true
+}
+
+// applyAuthzHeaders makes an allowed decision's upstream header changes.
+func applyAuthzHeaders(r *http.Request, d *authz.Decision) {
 	for _, name := range d.RemoveHeaders {
 		r.Header.Del(name)
 	}
 	for _, sh := range d.SetHeaders {
 		r.Header.Set(sh.Name, sh.Value)
 	}
-	return true
 }
 
 // logAuthzMetadata logs what Istio only records for telemetry: AUDIT matches, dry-run results and
@@ -219,14 +221,7 @@ func (g *Gateway) authorizeL4(ctx context.Context, down net.Conn, lc *l4Conn) bo
 	d := g.opts.Authz.Check(ctx, ar)
 	g.logAuthzMetadata(ctx, &d, ar)
 	switch {
-	case d.Allowed && d.CustomProvider != "":
-		if _, warned := customWarned.LoadOrStore(d.CustomProvider, true); !warned {
-			g.log.Warn("authz: CUSTOM action providers are not supported by the gateway yet; connections they must check are closed",
-				"provider", d.CustomProvider, "policy", d.CustomPolicy)
-		}
-		lc.flags |= accesslog.UnauthorizedExternalService
-		lc.details = detailsExtAuthzError
-		g.metrics.authzDenied.WithLabelValues(denialCustom).Inc()
+	case d.CustomProvider != "" && !g.askCustomL4(ctx, ar, lc, &d):
 		return false
 	case !d.Allowed:
 		// Envoy's network RBAC filter closes the connection with no response flag; the

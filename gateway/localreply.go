@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/authz"
 	"github.com/gatehouse-dev/gatehouse/gateway/accesslog"
 )
 
@@ -72,6 +73,9 @@ type statusWriter struct {
 	// cors, when set, adds its headers for origin (the request's Origin) to the response.
 	cors   *CORSPolicy
 	origin string
+	// authzHeaders are a CUSTOM provider's headers for the client, set on whatever response
+	// follows its allow, as Envoy's ext_authz filter adds them while encoding.
+	authzHeaders []authz.Header
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -83,6 +87,9 @@ func (w *statusWriter) WriteHeader(code int) {
 		}
 		if w.cors != nil {
 			w.cors.responseHeaders(w.Header(), w.origin)
+		}
+		if len(w.authzHeaders) > 0 {
+			setAuthzHeaders(w.Header(), w.authzHeaders)
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)

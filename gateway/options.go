@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
+	"github.com/gatehouse-dev/gatehouse/authz/provider"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/sds"
 )
@@ -75,6 +76,10 @@ type Options struct {
 	// AuthzWorkload is the workload whose policies apply to this gateway. Nil means the Compile
 	// namespace and labels, with no Service names.
 	AuthzWorkload *authz.Workload
+	// Providers returns the CUSTOM extension providers in force (they change with MeshConfig),
+	// asked when a decision names one. Nil, or a provider missing from the Set, denies what a
+	// CUSTOM rule matches.
+	Providers func() *provider.Set
 }
 
 // Defaults of Options.

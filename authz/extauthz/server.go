@@ -25,6 +25,10 @@ type Options struct {
 	DefaultWorkload *authz.Workload
 	// PathPrefix is Envoy's http_service.path_prefix, stripped from the HTTP server's paths.
 	PathPrefix string
+	// Custom asks the CUSTOM extension provider a matched CUSTOM rule names, and answers as that
+	// provider would answer Envoy: OK with its changes, or its denial. body is the request body
+	// the CheckRequest carries. Nil denies such requests. (provider.Set's CheckResponse is one.)
+	Custom func(ctx context.Context, provider string, r *authz.Request, body []byte) *authv3.CheckResponse
 }
 
 // Server answers Envoy's ext_authz checks, over gRPC (Check) and HTTP (ServeHTTP), with a Checker.
@@ -36,6 +40,7 @@ type Server struct {
 	prefix     string
 	workloads  *workloads
 	settings   atomic.Pointer[settings]
+	custom     func(context.Context, string, *authz.Request, []byte) *authv3.CheckResponse
 	health     *health.Server
 	configured atomic.Bool
 }
@@ -52,7 +57,7 @@ func NewServer(c authz.Checker, opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{checker: c, log: log, prefix: opts.PathPrefix, workloads: newWorkloads(opts.DefaultWorkload), health: health.NewServer()}
+	s := &Server{checker: c, log: log, prefix: opts.PathPrefix, custom: opts.Custom, workloads: newWorkloads(opts.DefaultWorkload), health: health.NewServer()}
 	s.settings.Store(defaultSettings)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -90,15 +95,25 @@ func (s *Server) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.Ch
 		s.log.WarnContext(ctx, "ext_authz: malformed check request", "reason", bad.Reason)
 		return checkResponse(*bad), nil
 	}
-	return checkResponse(s.decide(ctx, r)), nil
+	d := s.checker.Check(ctx, r)
+	// The provider is asked whenever a CUSTOM rule matched, even if DENY/ALLOW will refuse: Envoy's
+	// ext_authz filter runs first, and its denial is the one the client sees.
+	if d.CustomProvider != "" && s.custom != nil {
+		return s.chainCustom(ctx, cr, r, d), nil
+	}
+	return checkResponse(s.noCustom(ctx, d)), nil
 }
 
-// decide asks the checker. A CUSTOM provider named by the decision cannot be asked from here
-// (only the gateway chains providers), so such a request is denied rather than let through.
+// decide asks the checker, for the HTTP service, which does not chain providers.
 func (s *Server) decide(ctx context.Context, r *authz.Request) authz.Decision {
-	d := s.checker.Check(ctx, r)
+	return s.noCustom(ctx, s.checker.Check(ctx, r))
+}
+
+// noCustom denies a request a CUSTOM rule matched when no provider can be asked here, rather
+// than let it through.
+func (s *Server) noCustom(ctx context.Context, d authz.Decision) authz.Decision {
 	if d.Allowed && d.CustomProvider != "" {
-		s.log.WarnContext(ctx, "ext_authz: a CUSTOM policy matched but providers are not chained here; denied",
+		s.log.WarnContext(ctx, "ext_authz: a CUSTOM policy matched but no provider can be asked here; denied",
 			"provider", d.CustomProvider, "policy", d.CustomPolicy)
 		return authz.Decision{Status: http.StatusForbidden, Reason: authz.ReasonDenied, Policy: d.CustomPolicy}
 	}

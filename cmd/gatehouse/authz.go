@@ -71,7 +71,7 @@ func runAuthz(ctx context.Context, f authzCmdFlags) error {
 	}
 	a := p.newAuthz()
 	defer a.keys.Close()
-	srv := extauthz.NewServer(a.engine, extauthz.Options{Log: p.log, DefaultWorkload: def, PathPrefix: f.pathPrefix})
+	srv := extauthz.NewServer(a.engine, extauthz.Options{Log: p.log, DefaultWorkload: def, PathPrefix: f.pathPrefix, Custom: a.providers.checkResponse})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -102,29 +102,35 @@ func runAuthz(ctx context.Context, f authzCmdFlags) error {
 // inProcessAuthz is a process's authorization engine and the JWKS cache it shares across
 // reloads.
 type inProcessAuthz struct {
-	log      *slog.Logger
-	keys     *jwt.Keys
-	engine   *authz.Engine
-	compiles *prometheus.CounterVec
+	log       *slog.Logger
+	keys      *jwt.Keys
+	engine    *authz.Engine
+	providers *customProviders
+	compiles  *prometheus.CounterVec
 }
 
 func (p *process) newAuthz() *inProcessAuthz {
+	providers := &customProviders{log: p.log}
 	a := &inProcessAuthz{
-		log:    p.log,
-		keys:   jwt.NewKeys(jwt.KeysOptions{Log: p.log, Registerer: p.reg}),
-		engine: authz.NewEngine(authz.Options{Log: p.log}),
+		log:       p.log,
+		keys:      jwt.NewKeys(jwt.KeysOptions{Log: p.log, Registerer: p.reg}),
+		engine:    authz.NewEngine(authz.Options{Log: p.log, CustomProviderReady: providers.ready}),
+		providers: providers,
 		compiles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_authz_compiles_total",
 			Help: "Authorization policy compiles by result: ok, or failed (the last good policies keep serving).",
 		}, []string{"result"}),
 	}
 	p.reg.MustRegister(a.compiles)
+	p.recordDenials(a.engine)
+	p.providers = providers.current
 	return a
 }
 
 // apply compiles snap's policies and installs them; on failure the last good policies keep
 // serving, and it returns false.
 func (a *inProcessAuthz) apply(snap *policy.Snapshot) bool {
+	a.providers.apply(snap)
 	c, err := authz.Compile(snap, a.keys)
 	if err != nil {
 		a.compiles.WithLabelValues("failed").Inc()

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
+	"github.com/gatehouse-dev/gatehouse/authz/provider"
 	"github.com/gatehouse-dev/gatehouse/gateway"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/sds"
@@ -72,7 +75,17 @@ type process struct {
 	watcher  *policy.Watcher
 	draining atomic.Bool
 	servers  []*http.Server
+	// denials is the in-process engine's denial log, served at /debug/authz; nil without one.
+	denials atomic.Pointer[authz.DenialLog]
+	// providers is the in-process authz's CUSTOM extension providers, nil without one.
+	providers func() *provider.Set
 }
+
+// debugDenials is how many denials /debug/authz keeps.
+const debugDenials = 50
+
+// recordDenials makes e keep its last denials for /debug/authz.
+func (p *process) recordDenials(e *authz.Engine) { p.denials.Store(e.RecordDenials(debugDenials)) }
 
 // newProcess sets up the shared parts. configSecrets says whether Secrets in the config
 // directory feed the store (not when credentials come from a remote SDS).
@@ -114,6 +127,7 @@ func (p *process) newGateway(f gatewayFlags, checker authz.Checker) (*gateway.Ga
 		Compile:     gateway.CompileOptions{Namespace: p.workload.Namespace, Labels: p.workload.Labels, PortMap: portMap},
 		Credentials: p.store,
 		Authz:       checker,
+		Providers:   p.providers,
 		AuthzWorkload: authz.NewWorkload(p.workload.Namespace, p.workload.Labels,
 			strings.FieldsFunc(f.serviceName, func(r rune) bool { return r == ',' || r == ' ' })...),
 	}), nil
@@ -125,7 +139,7 @@ func (p *process) serveStatus(ready func() bool) error {
 	p.servers = []*http.Server{
 		newServer(":"+strconv.Itoa(p.flags.statusPort), readinessMux(func() bool { return !p.draining.Load() && ready() })),
 		newServer(":"+strconv.Itoa(p.flags.statsPort), statsMux(p.reg)),
-		newServer(net.JoinHostPort("127.0.0.1", strconv.Itoa(p.flags.adminPort)), adminMux(p.watcher, p.store)),
+		newServer(net.JoinHostPort("127.0.0.1", strconv.Itoa(p.flags.adminPort)), adminMux(p.watcher, p.store, p.denials.Load)),
 	}
 	for _, s := range p.servers {
 		ln, err := net.Listen("tcp", s.Addr)
@@ -197,15 +211,44 @@ func statsMux(reg *prometheus.Registry) http.Handler {
 }
 
 // adminMux is loopback-only: it shows the effective config and the credentials in force (never
-// Secret data or keys) and Go's profiles under /debug/pprof/.
-func adminMux(w *policy.Watcher, store *sds.Store) http.Handler {
+// Secret data or keys), the last authorization denials explained (credentials redacted), and Go's
+// profiles under /debug/pprof/.
+func adminMux(w *policy.Watcher, store *sds.Store, denials func() *authz.DenialLog) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/debug/config", jsonHandler(func() ([]byte, error) { return policy.DebugJSON(w.Current()) }))
 	mux.Handle("/debug/certs", jsonHandler(func() ([]byte, error) { return sds.DebugCertsJSON(store) }))
+	mux.HandleFunc("/debug/authz", func(rw http.ResponseWriter, r *http.Request) { serveDenials(rw, r, denials()) })
 	return mux
+}
+
+// serveDenials explains the recorded denials, newest first: JSON, or text with ?format=text.
+func serveDenials(rw http.ResponseWriter, r *http.Request, l *authz.DenialLog) {
+	exs := []authz.Explanation{}
+	if l != nil {
+		exs = l.Explain(r.Context())
+	}
+	if r.URL.Query().Get("format") == "text" {
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if l == nil {
+			_, _ = io.WriteString(rw, "no in-process authorization engine\n")
+		}
+		for i := range exs {
+			_, _ = io.WriteString(rw, exs[i].String()+"\n")
+		}
+		return
+	}
+	b, err := json.MarshalIndent(struct {
+		Denials []authz.Explanation `json:"denials"`
+	}{Denials: exs}, "", "  ")
+	if err != nil {
+		http.Error(rw, "cannot render", http.StatusInternalServerError)
+		return
+	}
+	rw.Header().Set("Content-Type", "application/json")
+	_, _ = rw.Write(b)
 }
 
 // jsonHandler serves what render returns, rendered per request.

@@ -61,7 +61,7 @@ func run(ctx context.Context, f runFlags) error {
 	}
 	// Envoys asking over ext_authz must name their workload (context_extensions or destination
 	// principal): the gateway's own policies are not a safe default for another proxy.
-	authzSrv := extauthz.NewServer(az.engine, extauthz.Options{Log: p.log, PathPrefix: f.pathPrefix})
+	authzSrv := extauthz.NewServer(az.engine, extauthz.Options{Log: p.log, PathPrefix: f.pathPrefix, Custom: az.providers.checkResponse})
 	files := sds.NewFileSource(p.store, sds.FileSourceOptions{Logger: p.log})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
