@@ -74,7 +74,9 @@ func (g *Gateway) authorize(sw *statusWriter, r *http.Request, x *exchange) bool
 		RemoteIP:    x.info.RemoteIP,
 		Destination: localAddr(r),
 	}
-	if peer, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+	if p, ok := r.Context().Value(directPeerKey{}).(netip.AddrPort); ok {
+		ar.Source = p
+	} else if peer, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		ar.Source = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
 	}
 	if ci := x.conn; ci != nil {
@@ -237,15 +239,28 @@ func (g *Gateway) authorizeL4(ctx context.Context, down net.Conn, lc *l4Conn) bo
 // directPeer is the socket peer of a connection: the PROXY protocol header's source stands for
 // the client (remote.ip), while Istio's ipBlocks and source.ip read the direct peer.
 func directPeer(c net.Conn, remote netip.AddrPort) netip.AddrPort {
-	for c != nil {
-		switch v := c.(type) {
-		case *proxyproto.Conn:
-			return addrPort(v.Conn.RemoteAddr())
-		case interface{ NetConn() net.Conn }:
-			c = v.NetConn()
-		default:
-			return remote
-		}
+	if p, ok := proxiedPeer(c); ok {
+		return p
 	}
 	return remote
 }
+
+// proxiedPeer is the socket peer under a PROXY protocol header, when c carries one: Envoy keeps
+// it as the direct remote address that source.ip reads.
+func proxiedPeer(c net.Conn) (netip.AddrPort, bool) {
+	for c != nil {
+		switch v := c.(type) {
+		case *proxyproto.Conn:
+			return addrPort(v.Conn.RemoteAddr()), true
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return netip.AddrPort{}, false
+		}
+	}
+	return netip.AddrPort{}, false
+}
+
+// directPeerKey holds, in a request context, the socket peer of a connection that arrived with a
+// PROXY protocol header (its RemoteAddr is the header's source).
+type directPeerKey struct{}

@@ -469,3 +469,35 @@ spec:
 		})
 	}
 }
+
+// TestAuthzProxyProtocolPeers: behind an L4 load balancer speaking the PROXY protocol, Envoy's
+// source.ip (ipBlocks) stays the socket peer, the load balancer, while remote.ip
+// (remoteIpBlocks) is the client the header names.
+func TestAuthzProxyProtocolPeers(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	app := authzBackend(t, &hits)
+	g := startAuthzGateway(t, []string{edgeGateway, staticEntry("app", "app.internal", port(t, app)), routeAllToApp,
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n" +
+			"    defaultConfig: {gatewayTopology: {proxyProtocol: {}}}\n",
+		`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-lb-and-client, namespace: istio-system}
+spec:
+  action: DENY
+  rules:
+  - to: [{operation: {paths: [/by-peer]}}]
+    from: [{source: {ipBlocks: [127.0.0.1/32]}}]
+  - to: [{operation: {paths: [/by-client]}}]
+    from: [{source: {remoteIpBlocks: [203.0.113.0/24]}}]
+  - to: [{operation: {paths: [/client-as-peer]}}]
+    from: [{source: {ipBlocks: [203.0.113.0/24]}}]
+`})
+	addr := g.addr(t, 80)
+	const header = "PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n"
+	for path, want := range map[string]int{"/by-peer": 403, "/by-client": 403, "/client-as-peer": 200} {
+		if code, body := rawExchange(t, addr, header+"GET "+path+" HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n"); code != want {
+			t.Errorf("%s: %d %q, want %d", path, code, body, want)
+		}
+	}
+}

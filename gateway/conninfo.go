@@ -35,8 +35,12 @@ type connInfo struct {
 
 type connKey struct{}
 
-// connContext gives the requests of a terminated TLS connection its filter chain and peer.
+// connContext gives the requests of a terminated TLS connection its filter chain and peer, and
+// those of a PROXY protocol connection its direct peer.
 func connContext(ctx context.Context, c net.Conn) context.Context {
+	if p, ok := proxiedPeer(c); ok {
+		ctx = context.WithValue(ctx, directPeerKey{}, p)
+	}
 	tc, ok := servedTLSConn(c)
 	if !ok {
 		return ctx
