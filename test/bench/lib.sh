@@ -136,9 +136,34 @@ wrk_to() {
   wait $! || die "wrk against port $3 failed"
 }
 
+# cpu_ticks PID...: the CPU time (user + system, all threads) the processes have used so far, in
+# clock ticks.
+cpu_ticks() {
+  local p t=0 utime stime
+  for p in "$@"; do
+    read -r utime stime < <(awk '{ print $14, $15 }' "/proc/$p/stat")
+    t=$((t + utime + stime))
+  done
+  echo "$t"
+}
+
+# us_per_request TICKS WRK_FILE: CPU microseconds per request, from the ticks a process used during
+# a measured wrk run and the requests that run completed.
+us_per_request() {
+  local hz requests
+  hz=$(getconf CLK_TCK)
+  requests=$(awk '/requests in/ { print $1 }' "$2")
+  awk -v t="$1" -v hz="$hz" -v n="$requests" 'BEGIN { if (n > 0) printf "%.1f\n", t * 1e6 / hz / n; else print "n/a" }'
+}
+
 # wrk_run NAME PORT: a warm-up, then the measured run; wrk's report goes to $tmp/NAME.wrk.
+# With PIDS after PORT, the CPU those processes used during the measured run goes to
+# $tmp/NAME.ticks.
 wrk_run() {
-  wrk_to /dev/null "$warmup" "$2"
-  log "measuring $1 ($duration, $threads threads, $conns connections)"
-  wrk_to "$tmp/$1.wrk" "$duration" "$2"
+  local name=$1 port=$2 t0; shift 2
+  wrk_to /dev/null "$warmup" "$port"
+  log "measuring $name ($duration, $threads threads, $conns connections)"
+  [ $# -eq 0 ] || t0=$(cpu_ticks "$@")
+  wrk_to "$tmp/$name.wrk" "$duration" "$port"
+  [ $# -eq 0 ] || echo $(($(cpu_ticks "$@") - t0)) >"$tmp/$name.ticks"
 }

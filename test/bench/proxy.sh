@@ -155,12 +155,16 @@ read -r g_idle _ < <(mem "$gatehouse_pid")
 read -r n_idle _ < <(nginx_mem)
 read -r c_idle _ < <(mem "$caddy_pid")
 
-wrk_run nginx "$nginx_port"
+mapfile -t nginx_workers < <(ps -o pid= --ppid "$nginx_pid" | tr -d ' ')
+wrk_run nginx "$nginx_port" "$nginx_pid" "${nginx_workers[@]}"
 read -r n_rss n_hwm < <(nginx_mem)
-wrk_run caddy "$caddy_port"
+wrk_run caddy "$caddy_port" "$caddy_pid"
 read -r c_rss c_hwm < <(mem "$caddy_pid")
-wrk_run gatehouse "$gw_port"
+wrk_run gatehouse "$gw_port" "$gatehouse_pid"
 read -r g_rss g_hwm < <(mem "$gatehouse_pid")
+n_cpu=$(us_per_request "$(cat "$tmp/nginx.ticks")" "$tmp/nginx.wrk")
+c_cpu=$(us_per_request "$(cat "$tmp/caddy.ticks")" "$tmp/caddy.wrk")
+g_cpu=$(us_per_request "$(cat "$tmp/gatehouse.ticks")" "$tmp/gatehouse.wrk")
 
 # Where Gatehouse's time goes: a CPU profile under the same load, in a run of its own so that
 # sampling does not touch the measured one.
@@ -201,14 +205,17 @@ report=$(
 - versions: $("$bin" version), $(nginx -v 2>&1 | sed 's|nginx version: ||'), caddy $("$caddy" build-info | awk '$1 == "mod" { print $3 }'), wrk $wrk_version, $(go version 2>/dev/null | awk '{print $3}')
 - the same self-signed ECDSA P-256 certificate for all three, each at its TLS defaults; the same upstream for all three: one nginx worker answering every path with the same 1024-byte body, over HTTP/1.1 keep-alive; nginx and Caddy add X-Forwarded-For/-Proto and a request id, as Gatehouse does
 
-| proxy | requests/s | p99 latency | non-2xx | socket errors | RSS idle | RSS after load | peak RSS |
-|---|---:|---:|---:|---:|---:|---:|---:|
-| nginx (master + workers) | $n_rps | $n_p99 ms | $n_non | $n_err | $n_idle MiB | $n_rss MiB | $n_hwm MiB |
-| caddy $caddy_version | $c_rps | $c_p99 ms | $c_non | $c_err | $c_idle MiB | $c_rss MiB | $c_hwm MiB |
-| gatehouse | $g_rps | $g_p99 ms | $g_non | $g_err | $g_idle MiB | $g_rss MiB | $g_hwm MiB |
+| proxy | requests/s | p99 latency | CPU per request | non-2xx | socket errors | RSS idle | RSS after load | peak RSS |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| nginx (master + workers) | $n_rps | $n_p99 ms | $n_cpu µs | $n_non | $n_err | $n_idle MiB | $n_rss MiB | $n_hwm MiB |
+| caddy $caddy_version | $c_rps | $c_p99 ms | $c_cpu µs | $c_non | $c_err | $c_idle MiB | $c_rss MiB | $c_hwm MiB |
+| gatehouse | $g_rps | $g_p99 ms | $g_cpu µs | $g_non | $g_err | $g_idle MiB | $g_rss MiB | $g_hwm MiB |
 
 gatehouse / nginx: throughput **$(ratio "$g_rps" "$n_rps")**, p99 **$(ratio "$g_p99" "$n_p99")** (above 1 is slower). gatehouse / caddy: throughput **$(ratio "$g_rps" "$c_rps")**, p99 **$(ratio "$g_p99" "$c_p99")**. caddy / nginx throughput $(ratio "$c_rps" "$n_rps").
 
+CPU per request is the user and system time the proxy's processes used during its measured run
+(/proc/PID/stat, all threads), divided by the requests wrk completed; wrk and the upstream share
+the same cores, so this, not requests/s, is the proxy's own cost.
 Memory is VmRSS (and VmHWM for the peak) from /proc: idle is after the config loaded and one
 request, the rest right after that proxy's run. Gatehouse's figure is the whole \`gatehouse run\`
 process (gateway, authz, SDS and CA in one), nginx's is its master and workers summed.
