@@ -121,6 +121,7 @@ func (o *decoded) document(file string, n *yaml.Node, firstSeen func(string) tim
 		}
 		var s Settings
 		if decodeStruct(obj.fields["spec"], "spec", &s, d) {
+			decodeOPA(file, obj.fields["spec"], &s, d)
 			r.Spec = s.withDefaults()
 		}
 	default:

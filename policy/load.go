@@ -208,6 +208,7 @@ func assemble(files []*decoded, opts LoadOptions) *Config {
 	}
 	c.Mesh = pickMesh(meshes, opts.MeshNamespace, &c.Problems)
 	c.Settings = pickSettings(c.Resources, &c.Problems)
+	c.Problems = append(c.Problems, opaProviderWarnings(c)...)
 	if c.Problems.Errors() == 0 {
 		c.Problems = append(c.Problems, analyze(c, opts.Workload)...)
 	}

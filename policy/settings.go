@@ -15,6 +15,9 @@ type Settings struct {
 	Upstream UpstreamSettings `yaml:"upstream" json:"upstream"`
 	// Downstream bounds what a client may cost the gateway's listeners.
 	Downstream DownstreamSettings `yaml:"downstream" json:"downstream"`
+	// OPA are the extensionProviders names Gatehouse serves in-process with its built-in OPA,
+	// instead of calling the provider's service.
+	OPA []OPASettings `yaml:"opa" json:"opa,omitempty"`
 }
 
 // DownstreamSettings harden the gateway's listeners against slow and greedy clients, with

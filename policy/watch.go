@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,9 @@ type Watcher struct {
 	firstSeen map[string]time.Time
 	digest    [32]byte
 	subs      map[chan *Snapshot]struct{}
+	// opaDirs are the Settings.opa directories of the last load, watched beside dir: they may
+	// lie outside it.
+	opaDirs []string
 }
 
 // CredentialSource is the source name the Watcher's Secrets are stored under.
@@ -138,6 +142,7 @@ func (w *Watcher) Reload() bool {
 		return false
 	}
 	w.problems = cfg.Problems
+	w.opaDirs = cfg.opaDirs()
 	if n := cfg.Problems.Errors(); n > 0 {
 		w.reloads.WithLabelValues("failed").Inc()
 		for _, p := range cfg.Problems {
@@ -195,6 +200,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer fsw.Close()
 	w.watchTree(fsw)
 	w.Reload()
+	watching := w.watchOPADirs(fsw, nil)
 
 	var debounce <-chan time.Time
 	var timer *time.Timer
@@ -214,6 +220,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			if ev.Has(fsnotify.Create) {
 				w.watchTree(fsw) // a new subdirectory, or a ConfigMap's new ..data target
+				watching = w.watchOPADirs(fsw, nil)
 			}
 			if timer == nil {
 				timer = time.NewTimer(w.opts.Debounce)
@@ -229,8 +236,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-debounce:
 			debounce = nil
 			w.Reload()
+			watching = w.watchOPADirs(fsw, watching)
 		case <-poll:
 			w.Reload()
+			watching = w.watchOPADirs(fsw, watching)
 		}
 	}
 }
@@ -238,6 +247,27 @@ func (w *Watcher) Run(ctx context.Context) error {
 // watchTree adds a watch on the directory and every subdirectory that loading reads. Watching a
 // directory (never single files) is what survives atomic renames and symlink swaps.
 func (w *Watcher) watchTree(fsw *fsnotify.Watcher) {
+	w.addTree(fsw, w.dir)
+}
+
+// watchOPADirs watches the trees of the Settings.opa directories of the last load, unless they
+// are the ones already watched; it returns the directories now watched. A directory a later
+// load no longer names stays watched: its changes cost an unchanged reload, nothing more.
+func (w *Watcher) watchOPADirs(fsw *fsnotify.Watcher, watching []string) []string {
+	w.mu.Lock()
+	dirs := w.opaDirs
+	w.mu.Unlock()
+	if slices.Equal(dirs, watching) {
+		return watching
+	}
+	for _, d := range dirs {
+		w.addTree(fsw, d)
+	}
+	return dirs
+}
+
+// addTree adds a watch on root and every subdirectory under it, as loading walks them.
+func (w *Watcher) addTree(fsw *fsnotify.Watcher, root string) {
 	var add func(dir string, depth int)
 	add = func(dir string, depth int) {
 		if depth > maxDepth {
@@ -261,5 +291,5 @@ func (w *Watcher) watchTree(fsw *fsnotify.Watcher) {
 			}
 		}
 	}
-	add(w.dir, 0)
+	add(root, 0)
 }

@@ -5,7 +5,8 @@
 // decision document (a bool, or an object with allowed, headers, http_status, body, …) into a
 // provider.Result exactly as the plugin turns it into a CheckResponse.
 //
-// It owns loading Rego and data from a directory (LoadDir); it does not watch files, parse
-// MeshConfig, or serve any protocol: policy decides when to rebuild a Provider, and the gateway and
-// the ext_authz server call Check.
+// It owns parsing Rego and mounting data files (LoadDir, MountData) and building a Provider from a
+// Settings.opa entry (Builtin, which provider.Compile calls); reading the files is policy's
+// (policy.ReadOPADir). It does not watch files, parse MeshConfig, or serve any protocol: policy
+// decides when to rebuild a Provider, and the gateway and the ext_authz server call Check.
 package opa

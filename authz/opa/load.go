@@ -3,59 +3,46 @@ package opa
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
+	"maps"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // LoadDir reads a policy directory laid out as an OPA bundle: every *.rego file under dir, and
 // data.json / data.yaml / data.yml files whose content is mounted at their directory's path
 // (dir/roles/data.json is data.roles), as `opa run` and bundles do. Entries whose name starts
-// with ".." (Kubernetes ConfigMap mounts) are skipped.
+// with ".." (Kubernetes ConfigMap mounts) are skipped. The reading is policy.ReadOPADir's, the
+// same a Settings.opa dir gets.
 //
 // Module names are the file paths, so compile errors from New also name file:line. A Rego file
 // must parse as Rego v1 or, failing that, v0; when it parses as neither, the error is the v1
 // parser's, with file:line.
 func LoadDir(dir string) (map[string]string, map[string]any, error) {
-	modules := map[string]string{}
-	data := map[string]any{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(d.Name(), "..") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		switch name := d.Name(); {
-		case strings.HasSuffix(name, ".rego"):
-			src, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			if err := parseRego(path, string(src)); err != nil {
-				return err
-			}
-			modules[path] = string(src)
-		case name == "data.json" || name == "data.yaml" || name == "data.yml":
-			return loadData(dir, path, data)
-		}
-		return nil
-	})
+	rel, files, err := policy.ReadOPADir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opa: %w", err)
 	}
+	modules := make(map[string]string, len(rel))
+	for name, src := range rel {
+		name = filepath.Join(dir, filepath.FromSlash(name))
+		if err := parseRego(name, src); err != nil {
+			return nil, nil, fmt.Errorf("opa: %w", err)
+		}
+		modules[name] = src
+	}
 	if len(modules) == 0 {
 		return nil, nil, fmt.Errorf("opa: %s: no .rego files", dir)
+	}
+	data, err := MountData(dir, files)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opa: %w", err)
 	}
 	return modules, data, nil
 }
@@ -71,31 +58,36 @@ func parseRego(path, src string) error {
 	return err
 }
 
-// loadData merges one data file into data at the path of its directory.
-func loadData(root, path string, data map[string]any) error {
-	bs, err := os.ReadFile(path)
-	if err != nil {
-		return err
+// MountData builds the base document from data files (JSON or YAML objects) keyed by their
+// slash-separated path relative to a bundle root: each is merged at its directory's path
+// (roles/data.json is data.roles). dir prefixes the file names in errors.
+func MountData(dir string, files map[string]string) (map[string]any, error) {
+	data := map[string]any{}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if err := mount(data, path.Dir(name), filepath.Join(dir, filepath.FromSlash(name)), files[name]); err != nil {
+			return nil, err
+		}
 	}
+	return data, nil
+}
+
+// mount merges one data file into data at the path of its directory.
+func mount(data map[string]any, at, file, src string) error {
 	var doc any
-	if err := util.Unmarshal(bs, &doc); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := util.Unmarshal([]byte(src), &doc); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	obj, ok := doc.(map[string]any)
 	if !ok {
-		return fmt.Errorf("%s: the document must be an object", path)
-	}
-	rel, err := filepath.Rel(root, filepath.Dir(path))
-	if err != nil {
-		return err
+		return fmt.Errorf("%s: the document must be an object", file)
 	}
 	node := data
-	if rel != "." {
-		for _, seg := range strings.Split(filepath.ToSlash(rel), "/") {
+	if at != "." {
+		for seg := range strings.SplitSeq(at, "/") {
 			next, ok := node[seg].(map[string]any)
 			if !ok {
 				if _, taken := node[seg]; taken {
-					return fmt.Errorf("%s: data.%s: already set by another data file", path, seg)
+					return fmt.Errorf("%s: data.%s: already set by another data file", file, seg)
 				}
 				next = map[string]any{}
 				node[seg] = next
@@ -103,7 +95,7 @@ func loadData(root, path string, data map[string]any) error {
 			node = next
 		}
 	}
-	return merge(path, node, obj)
+	return merge(file, node, obj)
 }
 
 func merge(path string, dst, src map[string]any) error {

@@ -18,6 +18,7 @@ import (
 	meshconfig "istio.io/api/mesh/v1alpha1"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // DefaultTimeout is the ext_authz timeout istiod configures when a provider sets none (600s, for
@@ -37,9 +38,15 @@ type Options struct {
 	// Previous is the Set in use: a provider whose configuration and address did not change is
 	// reused with its connections.
 	Previous *Set
-	// Builtin are providers MeshConfig does not describe as Envoy ext_authz (the built-in OPA),
-	// by name. A MeshConfig ext_authz provider of the same name takes precedence.
+	// Builtin are providers MeshConfig does not describe as Envoy ext_authz, by name. A
+	// MeshConfig ext_authz provider of the same name takes precedence.
 	Builtin map[string]Provider
+	// OPA are Settings.opa: the extensionProviders names served in-process by NewOPA instead of
+	// calling their service. Ignored when NewOPA is nil.
+	OPA []policy.OPASettings
+	// NewOPA builds a built-in OPA provider (opa.Builtin). Compile calls it only when an entry's
+	// content or provider options changed since Previous, so an unrelated reload compiles no Rego.
+	NewOPA func(BuiltinOPA) (Provider, error)
 }
 
 // settings is one ext_authz provider's configuration, as istiod hands it to Envoy.
@@ -72,7 +79,8 @@ func Compile(mesh *meshconfig.MeshConfig, opts Options) (*Set, []error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	set := &Set{byName: map[string]Provider{}, keys: map[string]string{}}
+	set := &Set{byName: map[string]Provider{}, keys: map[string]string{}, failed: map[string]failure{}}
+	builtin := builtinOPA(mesh, opts, log)
 	for name, p := range opts.Builtin {
 		set.byName[name] = p
 	}
@@ -97,11 +105,15 @@ func Compile(mesh *meshconfig.MeshConfig, opts Options) (*Set, []error) {
 			err  error
 			grpc bool
 		)
+		resolve := opts.Resolve
+		if _, ok := builtin[name]; ok {
+			resolve = unresolved // served in-process: the service is never dialed
+		}
 		switch kind := ep.GetProvider().(type) {
 		case *meshconfig.MeshConfig_ExtensionProvider_EnvoyExtAuthzHttp:
-			s, err = httpSettings(field+".envoyExtAuthzHttp", kind.EnvoyExtAuthzHttp, opts.Resolve)
+			s, err = httpSettings(field+".envoyExtAuthzHttp", kind.EnvoyExtAuthzHttp, resolve)
 		case *meshconfig.MeshConfig_ExtensionProvider_EnvoyExtAuthzGrpc:
-			s, err = grpcSettings(field+".envoyExtAuthzGrpc", kind.EnvoyExtAuthzGrpc, opts.Resolve)
+			s, err = grpcSettings(field+".envoyExtAuthzGrpc", kind.EnvoyExtAuthzGrpc, resolve)
 			grpc = true
 		default:
 			continue
@@ -112,6 +124,12 @@ func Compile(mesh *meshconfig.MeshConfig, opts Options) (*Set, []error) {
 			continue
 		}
 		s.name = name
+		if o, ok := builtin[name]; ok {
+			if err := builtinProvider(set, o, s, opts, log); err != nil {
+				errs = append(errs, fmt.Errorf("%s: built-in OPA: %w", field, err))
+			}
+			continue
+		}
 		key := configKey(ep, s.addr)
 		if prev, ok := opts.Previous.Lookup(name); ok && opts.Previous.keys[name] == key {
 			set.byName[name], set.keys[name] = prev, key

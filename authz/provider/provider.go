@@ -57,6 +57,15 @@ type Set struct {
 	// keys identify each compiled provider's configuration and address, so the next Compile
 	// keeps an unchanged provider (and its connections) rather than dialing anew.
 	keys map[string]string
+	// failed are the built-in providers whose last build failed, by name: the next Compile
+	// reports the same error for the same content instead of compiling it again.
+	failed map[string]failure
+}
+
+// failure is a build that failed: the content key and the error.
+type failure struct {
+	key string
+	err error
 }
 
 // NewSet returns a Set of the given providers.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	networking "istio.io/api/networking/v1alpha3"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
+	"github.com/gatehouse-dev/gatehouse/authz/opa"
 	"github.com/gatehouse-dev/gatehouse/authz/provider"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
@@ -37,11 +39,20 @@ func (c *customProviders) checkResponse(ctx context.Context, name string, r *aut
 
 // apply builds the providers of snap's MeshConfig and installs them; it runs before the engine
 // gets the snapshot's policies, so a policy never names a provider that is not there yet. A
-// provider with an invalid field is left out (its CUSTOM rules deny) and logged.
+// provider with an invalid field is left out (its CUSTOM rules deny) and logged. The names
+// Settings.opa lists are served by the built-in OPA; one whose Rego does not compile keeps its
+// previous good policy when it had one.
 func (c *customProviders) apply(snap *policy.Snapshot) {
 	prev := c.cur.Load()
-	set, errs := provider.Compile(snap.Mesh, provider.Options{Log: c.log, Resolve: serviceEntryResolver(snap), Previous: prev})
+	set, errs := provider.Compile(snap.Mesh, provider.Options{
+		Log: c.log, Resolve: serviceEntryResolver(snap), Previous: prev,
+		OPA: snap.Settings.OPA, NewOPA: opa.Builtin,
+	})
 	for _, err := range errs {
+		if errors.Is(err, provider.ErrKeptPrevious) {
+			c.log.Error("authz: extension provider rebuild failed", "version", snap.Version, "error", err)
+			continue
+		}
 		c.log.Error("authz: extension provider unusable; CUSTOM rules naming it deny what they match", "version", snap.Version, "error", err)
 	}
 	c.cur.Store(set)
