@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown/cache"
 	"github.com/open-policy-agent/opa/v1/topdown/print"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
@@ -26,6 +27,9 @@ type Provider struct {
 	query rego.PreparedEvalQuery
 	// ctxExt is Options.ContextExtensions as an input term, built once.
 	ctxExt *ast.Term
+	// values is OPA's inter-query value cache, kept for the provider's life: io.jwt.* reuse a
+	// token's verified signature and parsed keys from it instead of verifying on every request.
+	values cache.InterQueryValueCache
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -63,7 +67,11 @@ func New(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opa: %w", err)
 	}
-	p := &Provider{opts: opts, query: pq}
+	values, err := newValueCache()
+	if err != nil {
+		return nil, fmt.Errorf("opa: %w", err)
+	}
+	p := &Provider{opts: opts, query: pq, values: values}
 	if len(opts.ContextExtensions) > 0 {
 		p.ctxExt = ast.NewTerm(stringMap(opts.ContextExtensions))
 	}
@@ -100,7 +108,7 @@ func (p *Provider) Check(ctx context.Context, r *authz.Request, body []byte) pro
 		// The plugin answers a request it cannot turn into input with a 400 denial, not an error.
 		return provider.Result{Status: http.StatusBadRequest, Body: err.Error()}
 	}
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalInterQueryBuiltinValueCache(p.values))
 	switch {
 	case err != nil:
 		return p.onError(fmt.Errorf("evaluating %s: %w", p.opts.Path, err))
