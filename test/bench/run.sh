@@ -2,7 +2,8 @@
 # `make bench`: Gatehouse against nginx as a plain HTTP reverse proxy to the same demo backend,
 # both driven by wrk with the same parameters on this machine, plus a reload-under-load check;
 # then tls.sh, the TLS benchmarks, and proxy.sh, HTTPS 1 KiB against nginx and Caddy, memory and
-# compile-and-swap of 10,000 VirtualServices; then authz.sh, in-process and gRPC ext_authz Check.
+# compile-and-swap of 10,000 VirtualServices; then authz.sh, in-process and gRPC ext_authz Check;
+# then opa.sh, the native engine vs the built-in OPA vs OPA run as opa-envoy-plugin runs it.
 # Installs its own peers (nginx, wrk) from Debian. Appends the results to RESULTS.md beside it.
 #
 #   bash test/bench/run.sh bin/gatehouse
@@ -197,6 +198,8 @@ proxy_ok=yes
 bash "$here/proxy.sh" "$bin" || proxy_ok=no
 authz_ok=yes
 bash "$here/authz.sh" "$bin" || authz_ok=no
+opa_ok=yes
+bash "$here/opa.sh" "$bin" || opa_ok=no
 
 if [ "$r_non" -ne 0 ] || [ "$r_err" -ne 0 ] || [ "$last_applied" != yes ] || [ "$reloads" -eq 0 ]; then
   die "reload under load: $r_non non-2xx, $r_err socket errors, $reloads reloads, last applied: $last_applied"
@@ -204,3 +207,4 @@ fi
 [ "$tls_ok" = yes ] || die "the TLS benchmarks failed"
 [ "$proxy_ok" = yes ] || die "the HTTPS 1 KiB proxy benchmarks against nginx and Caddy failed"
 [ "$authz_ok" = yes ] || die "the ext_authz benchmarks (in-process Check, JWT cost, ghz) failed"
+[ "$opa_ok" = yes ] || die "the OPA benchmarks (native vs built-in OPA vs plugin style) failed"
