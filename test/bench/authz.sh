@@ -146,8 +146,14 @@ check_http() {
 # the gRPC service. In-flight calls are waited for at the end, so none is cut off as an error.
 ghz_run() {
   local out=$1 request=$2 workers=$3; shift 3
-  "$ghz" --insecure --call envoy.service.auth.v3.Authorization/Check -D "$request" \
-    --connections "$connections" -c "$workers" --duration-stop wait "$@" "127.0.0.1:$grpc_port" >"$out" &
+  ghz_call "$out" envoy.service.auth.v3.Authorization/Check -D "$request" -c "$workers" "$@"
+}
+
+# ghz_call OUT METHOD ARGS...: one ghz run of any method of the server.
+ghz_call() {
+  local out=$1 method=$2; shift 2
+  "$ghz" --insecure --call "$method" \
+    --connections "$connections" --duration-stop wait "$@" "127.0.0.1:$grpc_port" >"$out" &
   pids+=($!)
   wait $! || { show_log "$out"; die "ghz failed"; }
 }
@@ -212,11 +218,14 @@ log "measuring gRPC Check at $rps/s ($duration, $rate_concurrency workers, $conn
 ghz_run "$tmp/fixed.ghz" "$tmp/request.json" "$rate_concurrency" --rps "$rps" -z "$duration"
 log "measuring the baseline, no policies, at $rps/s ($duration, $rate_concurrency workers, $connections connections)"
 ghz_run "$tmp/baseline.ghz" "$tmp/baseline.json" "$rate_concurrency" --rps "$rps" -z "$duration"
+log "measuring the floor, gRPC health checks, at $rps/s ($duration, $rate_concurrency workers, $connections connections)"
+ghz_call "$tmp/health.ghz" grpc.health.v1.Health/Check -d '{}' -c "$rate_concurrency" --rps "$rps" -z "$duration"
 log "measuring gRPC Check at saturation ($duration, $concurrency workers, $connections connections)"
 ghz_run "$tmp/saturation.ghz" "$tmp/request.json" "$concurrency" -z "$duration"
 read -r f_rps f_p50 f_p99 f_ok f_err < <(ghz_stats "$tmp/fixed.ghz")
 read -r b_rps b_p50 b_p99 b_ok b_err < <(ghz_stats "$tmp/baseline.ghz")
 read -r s_rps s_p50 s_p99 s_ok s_err < <(ghz_stats "$tmp/saturation.ghz")
+read -r h_rps h_p50 h_p99 h_ok h_err < <(ghz_stats "$tmp/health.ghz")
 read -r g_rss g_hwm < <(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { printf "%.1f %.1f\n", r / 1024, h / 1024 }' "/proc/$gatehouse_pid/status")
 busy_after=$(cpu_busy)
 goal=$(awk -v p="$f_p99" -v r="$f_rps" -v want="$rps" 'BEGIN { print (p < 1 && r >= 0.98 * want) ? "met" : "**not met**" }')
@@ -247,7 +256,8 @@ outputClaimToHeaders), every request the same CheckRequest with a valid token (v
 cached) and a path only the last ALLOW policy allows, through server reflection, after a $warmup
 warm-up: \`ghz --insecure --call envoy.service.auth.v3.Authorization/Check -D request.json
 --connections $connections -c WORKERS -z $duration --duration-stop wait [--rps $rps]\`. The baseline is the same
-request for a workload no policy applies to (ghz, gRPC and the adapter alone). **ghz runs on the
+request for a workload no policy applies to (ghz, gRPC and the adapter alone); the floor is
+the same server's gRPC health check, which runs no Gatehouse code at all. **ghz runs on the
 same $(nproc) cores as the server**: it takes a large share of the CPU at saturation, and its own
 scheduling is part of every latency below.
 
@@ -255,6 +265,7 @@ scheduling is part of every latency below.
 |---|---:|---:|---:|---:|---:|---:|
 | 100 policies + JWT, \`--rps $rps\` | $rate_concurrency | $f_rps | $f_p50 ms | $f_p99 ms | $f_ok | $f_err |
 | baseline (no policies), \`--rps $rps\` | $rate_concurrency | $b_rps | $b_p50 ms | $b_p99 ms | $b_ok | $b_err |
+| floor: \`grpc.health.v1.Health/Check\`, \`--rps $rps\` | $rate_concurrency | $h_rps | $h_p50 ms | $h_p99 ms | $h_ok | $h_err |
 | 100 policies + JWT, saturation | $concurrency | $s_rps | $s_p50 ms | $s_p99 ms | $s_ok | $s_err |
 
 At $rps/s, 100 policies + JWT / baseline: p50 **$(ratio "$f_p50" "$b_p50")**, p99 **$(ratio "$f_p99" "$b_p99")**.
@@ -263,6 +274,6 @@ EOF
 )
 echo "$report"
 append_results "$report"
-if [ "$f_err" -ne 0 ] || [ "$b_err" -ne 0 ] || [ "$s_err" -ne 0 ] || [ "$f_ok" -eq 0 ] || [ "$b_ok" -eq 0 ] || [ "$s_ok" -eq 0 ]; then
+if [ "$f_err" -ne 0 ] || [ "$b_err" -ne 0 ] || [ "$h_err" -ne 0 ] || [ "$s_err" -ne 0 ] || [ "$f_ok" -eq 0 ] || [ "$b_ok" -eq 0 ] || [ "$s_ok" -eq 0 ]; then
   die "errors or no OK responses in the ghz runs (see the table)"
 fi
