@@ -146,38 +146,10 @@ check_http() {
 # the gRPC service. In-flight calls are waited for at the end, so none is cut off as an error.
 ghz_run() {
   local out=$1 request=$2 workers=$3; shift 3
-  ghz_call "$out" envoy.service.auth.v3.Authorization/Check -D "$request" -c "$workers" "$@"
+  ghz_to "$out" "$grpc_port" envoy.service.auth.v3.Authorization/Check -D "$request" -c "$workers" "$@"
 }
 
-# ghz_call OUT METHOD ARGS...: one ghz run of any method of the server.
-ghz_call() {
-  local out=$1 method=$2; shift 2
-  "$ghz" --insecure --call "$method" \
-    --connections "$connections" --duration-stop wait "$@" "127.0.0.1:$grpc_port" >"$out" &
-  pids+=($!)
-  wait $! || { show_log "$out"; die "ghz failed"; }
-}
 
-# ghz_stats FILE: "requests/s p50-ms p99-ms ok errors" from a ghz summary report; errors are the
-# responses with any other gRPC status (a transport failure is reported as Unavailable).
-ghz_stats() {
-  awk '
-    function ms(v, u) {
-      if (u == "ns") return v / 1e6
-      if (u == "µs" || u == "us") return v / 1000
-      if (u == "s") return v * 1000
-      return v + 0
-    }
-    /Requests\/sec:/ { rps = $2 }
-    /^ +50 % in / { p50 = ms($4, $5) }
-    /^ +99 % in / { p99 = ms($4, $5) }
-    /^Status code distribution:/ { status = 1; next }
-    /^[A-Z]/ { status = 0 }
-    status && /\[OK\]/ { okn += $2 }
-    status && /\[/ && !/\[OK\]/ { bad += $NF == "responses" ? $(NF - 1) : 0 }
-    END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, okn, bad }
-  ' "$1"
-}
 
 if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then install_peers; fi
 ghz=$(go_install_cached ghz github.com/bojand/ghz/cmd/ghz "$ghz_version")
@@ -219,7 +191,7 @@ ghz_run "$tmp/fixed.ghz" "$tmp/request.json" "$rate_concurrency" --rps "$rps" -z
 log "measuring the baseline, no policies, at $rps/s ($duration, $rate_concurrency workers, $connections connections)"
 ghz_run "$tmp/baseline.ghz" "$tmp/baseline.json" "$rate_concurrency" --rps "$rps" -z "$duration"
 log "measuring the floor, gRPC health checks, at $rps/s ($duration, $rate_concurrency workers, $connections connections)"
-ghz_call "$tmp/health.ghz" grpc.health.v1.Health/Check -d '{}' -c "$rate_concurrency" --rps "$rps" -z "$duration"
+ghz_to "$tmp/health.ghz" "$grpc_port" grpc.health.v1.Health/Check -d '{}' -c "$rate_concurrency" --rps "$rps" -z "$duration"
 log "measuring gRPC Check at saturation ($duration, $concurrency workers, $connections connections)"
 ghz_run "$tmp/saturation.ghz" "$tmp/request.json" "$concurrency" -z "$duration"
 read -r f_rps f_p50 f_p99 f_ok f_err < <(ghz_stats "$tmp/fixed.ghz")

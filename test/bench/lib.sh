@@ -35,6 +35,37 @@ go_install_cached() {
   echo "$dir/$name"
 }
 
+# ghz_to OUT PORT METHOD [GHZ ARGS...]: one ghz run ($ghz, plaintext, $connections connections) of
+# METHOD against 127.0.0.1:PORT through reflection. Calls in flight at the end are waited for, so
+# none is cut off as an error.
+ghz_to() {
+  local out=$1 port=$2 method=$3; shift 3
+  "$ghz" --insecure --call "$method" --connections "$connections" --duration-stop wait "$@" "127.0.0.1:$port" >"$out" &
+  pids+=($!)
+  wait $! || { show_log "$out"; die "ghz failed"; }
+}
+
+# ghz_stats FILE: "requests/s p50-ms p99-ms ok errors" from a ghz summary report; errors are the
+# responses with any other gRPC status (a transport failure is reported as Unavailable).
+ghz_stats() {
+  awk '
+    function ms(v, u) {
+      if (u == "ns") return v / 1e6
+      if (u == "µs" || u == "us") return v / 1000
+      if (u == "s") return v * 1000
+      return v + 0
+    }
+    /Requests\/sec:/ { rps = $2 }
+    /^ +50 % in / { p50 = ms($4, $5) }
+    /^ +99 % in / { p99 = ms($4, $5) }
+    /^Status code distribution:/ { status = 1; next }
+    /^[A-Z]/ { status = 0 }
+    status && /\[OK\]/ { okn += $2 }
+    status && /\[/ && !/\[OK\]/ { bad += $NF == "responses" ? $(NF - 1) : 0 }
+    END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, okn, bad }
+  ' "$1"
+}
+
 tmp=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
 pids=()
 # stop_children: ends every process this script started, so the next measurement has the

@@ -256,37 +256,13 @@ agree() {
   diff -u "$tmp/requests.json.want" "$tmp/$1.decisions" >&2 || die "$1 decides differently from the wanted decisions (above)"
 }
 
-# cpu_ticks PID: user+system clock ticks the process has used.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # ghz_run OUT WORKERS PORT [ARGS...]: one ghz run of the mix (round-robin over the array).
 ghz_run() {
   local out=$1 workers=$2 port=$3; shift 3
-  "$ghz" --insecure --call envoy.service.auth.v3.Authorization/Check -D "$tmp/requests.json" \
-    --connections "$connections" -c "$workers" --duration-stop wait "$@" "127.0.0.1:$port" >"$out" &
-  pids+=($!)
-  wait $! || { show_log "$out"; die "ghz failed"; }
+  ghz_to "$out" "$port" envoy.service.auth.v3.Authorization/Check -D "$tmp/requests.json" -c "$workers" "$@"
 }
 
-# ghz_stats FILE: "requests/s p50-ms p99-ms ok errors" from a ghz summary report.
-ghz_stats() {
-  awk '
-    function ms(v, u) {
-      if (u == "ns") return v / 1e6
-      if (u == "µs" || u == "us") return v / 1000
-      if (u == "s") return v * 1000
-      return v + 0
-    }
-    /Requests\/sec:/ { rps = $2 }
-    /^ +50 % in / { p50 = ms($4, $5) }
-    /^ +99 % in / { p99 = ms($4, $5) }
-    /^Status code distribution:/ { status = 1; next }
-    /^[A-Z]/ { status = 0 }
-    status && /\[OK\]/ { okn += $2 }
-    status && /\[/ && !/\[OK\]/ { bad += $NF == "responses" ? $(NF - 1) : 0 }
-    END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, okn, bad }
-  ' "$1"
-}
 
 # measure NAME PORT PID: warm-up, fixed rate, saturation; the server's CPU time over the
 # saturation run, per check, in microseconds, goes to $tmp/NAME.cpu.
