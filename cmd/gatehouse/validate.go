@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/authz/opa"
+	"github.com/gatehouse-dev/gatehouse/authz/provider"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -39,7 +41,15 @@ func newValidateCmd() *cobra.Command {
 				fmt.Fprintln(out, p)
 			}
 			errs := cfg.Problems.Errors()
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d resources, %d errors, %d warnings\n", len(cfg.Resources), errs, len(cfg.Problems)-errs)
+			// Extension providers compile only from a valid config: their Rego (Settings opa)
+			// and their fields are checked as `gatehouse run` would build them.
+			if snap := cfg.Snapshot(1); snap != nil {
+				for _, err := range providerErrors(snap) {
+					fmt.Fprintf(out, "error: %v\n", err)
+					errs++
+				}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d resources, %d errors, %d warnings\n", len(cfg.Resources), errs, len(cfg.Problems)-cfg.Problems.Errors())
 			if errs > 0 {
 				return exitCode(1)
 			}
@@ -48,4 +58,12 @@ func newValidateCmd() *cobra.Command {
 	}
 	wl.register(cmd)
 	return cmd
+}
+
+// providerErrors builds snap's extension providers without dialling anything and returns what
+// `gatehouse run` would log as unusable: invalid fields and Rego that does not compile (with the
+// module's file:line).
+func providerErrors(snap *policy.Snapshot) []error {
+	_, errs := provider.Compile(snap.Mesh, provider.Options{OPA: snap.Settings.OPA, NewOPA: opa.Builtin})
+	return errs
 }

@@ -41,3 +41,40 @@ func TestValidateCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateRego: `gatehouse validate` compiles the Rego a Settings opa entry serves, so a
+// syntax error is reported with the module's file:line and exit 1 before anything runs it.
+func TestValidateRego(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, dir, "mesh.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    extensionProviders:
+    - name: opa-ext-authz
+      envoyExtAuthzGrpc: {service: opa.example.internal, port: 9191}
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: Settings
+metadata: {name: gatehouse, namespace: istio-system}
+spec:
+  opa:
+  - provider: opa-ext-authz
+    modules:
+      authz.rego: |
+        package envoy.authz
+
+        default allow := false
+        allow if {
+          input.attributes.request.http.method == "GET"
+`)
+	out, err := exec.Command(bin, "validate", dir).Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("validate: %v, want exit 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "authz.rego:") || !strings.Contains(string(out), "opa-ext-authz") {
+		t.Errorf("output does not name the provider and the module's line:\n%s", out)
+	}
+}
