@@ -108,7 +108,8 @@ func Parse(files map[string][]byte, opts LoadOptions) *Config {
 }
 
 // LoadDir reads every *.yaml and *.yml under dir, recursively, following symlinks and skipping
-// entries whose names start with ".." (the bookkeeping of Kubernetes ConfigMap mounts). The error is
+// entries whose names start with ".." (the bookkeeping of Kubernetes ConfigMap mounts) and the
+// data.yaml/data.yml of a directory holding Rego (an OPA data document). The error is
 // for a directory that cannot be read at all; problems in files are in Config.Problems.
 func LoadDir(dir string, opts LoadOptions) (*Config, error) {
 	opts = opts.withDefaults()
@@ -134,14 +135,16 @@ func ConfigFiles(dir string) ([]string, error) {
 		return nil, fmt.Errorf("config directory: %w", err)
 	}
 	var files []string
-	err := walk(dir, 0, func(p string) { files = append(files, p) })
+	err := walk(dir, 0, false, func(p string) { files = append(files, p) })
 	slices.Sort(files)
 	return files, err
 }
 
 const maxDepth = 32
 
-func walk(dir string, depth int, visit func(string)) error {
+// walk visits the config files under dir. Below a directory holding Rego (inRego), data.yaml and
+// data.yml are OPA data documents of a Settings opa dir, not Kubernetes YAML.
+func walk(dir string, depth int, inRego bool, visit func(string)) error {
 	if depth > maxDepth {
 		return fmt.Errorf("%s: directories nested deeper than %d (a symlink loop?)", dir, maxDepth)
 	}
@@ -149,9 +152,13 @@ func walk(dir string, depth int, visit func(string)) error {
 	if err != nil {
 		return fmt.Errorf("config directory: %w", err)
 	}
+	inRego = inRego || slices.ContainsFunc(entries, func(e fs.DirEntry) bool { return filepath.Ext(e.Name()) == ".rego" })
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasPrefix(name, "..") || strings.HasPrefix(name, ".#") {
+			continue
+		}
+		if inRego && (name == "data.yaml" || name == "data.yml") {
 			continue
 		}
 		p := filepath.Join(dir, name)
@@ -163,7 +170,7 @@ func walk(dir string, depth int, visit func(string)) error {
 			return fmt.Errorf("config directory: %w", err)
 		}
 		if info.IsDir() {
-			if err := walk(p, depth+1, visit); err != nil {
+			if err := walk(p, depth+1, inRego, visit); err != nil {
 				return err
 			}
 			continue

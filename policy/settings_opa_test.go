@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -132,5 +133,35 @@ func TestSettingsOPALoadsDir(t *testing.T) {
 	wantData := map[string]string{"roles/data.json": `{"admins": ["alice"]}`, "data.yml": "mesh: gatehouse\n"}
 	if !reflect.DeepEqual(o.DirData, wantData) {
 		t.Errorf("DirData = %v", o.DirData)
+	}
+}
+
+// TestLoadDirSkipsOPAData: data.yaml beside Rego (and below it) is an OPA data document of a
+// Settings opa dir under the config dir, not Kubernetes YAML, so the config loader leaves it out.
+func TestLoadDirSkipsOPAData(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"settings.yaml":         "apiVersion: gatehouse.dev/v1alpha1\nkind: Settings\nmetadata: {name: gatehouse, namespace: istio-system}\nspec: {}\n",
+		"rego/authz.rego":       "package envoy.authz\n\ndefault allow := false\n",
+		"rego/data.yaml":        "roles: {admin: [alice]}\n",
+		"rego/tenants/data.yml": "a: 1\n",
+		"elsewhere/data.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: data, namespace: default}\n",
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := ConfigFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "elsewhere", "data.yaml"), filepath.Join(dir, "settings.yaml")}
+	if !slices.Equal(files, want) {
+		t.Errorf("ConfigFiles = %v, want %v", files, want)
 	}
 }
