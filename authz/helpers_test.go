@@ -2,22 +2,17 @@ package authz
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/gatehouse-dev/gatehouse/authz/jwt"
+	"github.com/gatehouse-dev/gatehouse/authz/jwt/jwttest"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -129,9 +124,10 @@ func runChecks(t *testing.T, e *Engine, checks []check) {
 	}
 }
 
-// issuer signs test JWTs with one ES256 key and publishes it as an inline JWKS.
+// issuer is the one ES256 signer every authz test shares (one key keeps the suite fast); jwks is
+// its JWKS, which tests quote into their own RequestAuthentication documents.
 type issuer struct {
-	key  *ecdsa.PrivateKey
+	*jwttest.Signer
 	jwks string
 }
 
@@ -143,20 +139,8 @@ var (
 func jwtIssuer(t testing.TB) *issuer {
 	t.Helper()
 	issuerOnce.Do(func() {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		pub, err := jwk.FromRaw(k.Public())
-		if err != nil {
-			panic(err)
-		}
-		_ = pub.Set(jwk.KeyIDKey, "k1")
-		_ = pub.Set(jwk.AlgorithmKey, jwa.ES256)
-		set := jwk.NewSet()
-		_ = set.AddKey(pub)
-		doc, _ := json.Marshal(set)
-		testIssuer = &issuer{key: k, jwks: string(doc)}
+		s := jwttest.New(t, jwa.ES256, "k1")
+		testIssuer = &issuer{Signer: s, jwks: s.JWKS}
 	})
 	return testIssuer
 }
@@ -164,17 +148,7 @@ func jwtIssuer(t testing.TB) *issuer {
 // token signs claims; exp defaults to an hour from now.
 func (i *issuer) token(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	if _, ok := claims["exp"]; !ok {
-		claims["exp"] = time.Now().Add(time.Hour).Unix()
-	}
-	payload, _ := json.Marshal(claims)
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, "k1")
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256, i.key, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return i.Sign(t, claims)
 }
 
 // requestAuthn is a RequestAuthentication in ns for issuers, with the test key inline.

@@ -3,13 +3,11 @@ package gateway
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,58 +17,27 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
 	"github.com/gatehouse-dev/gatehouse/authz/jwt"
+	"github.com/gatehouse-dev/gatehouse/authz/jwt/jwttest"
 )
 
-// testIssuer signs JWTs with one ES256 key, published as an inline JWKS.
-type testIssuer struct {
-	key  *ecdsa.PrivateKey
-	jwks string
-}
+// testIssuer signs JWTs for issuer https://issuer.test with one ES256 key, published as an inline JWKS.
+type testIssuer struct{ *jwttest.Signer }
 
 func newTestIssuer(t *testing.T) *testIssuer {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := jwk.FromRaw(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = pub.Set(jwk.KeyIDKey, "k1")
-	_ = pub.Set(jwk.AlgorithmKey, jwa.ES256)
-	set := jwk.NewSet()
-	_ = set.AddKey(pub)
-	doc, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testIssuer{key: k, jwks: string(doc)}
+	return &testIssuer{jwttest.New(t, jwa.ES256, "k1")}
 }
 
-// token signs claims for issuer https://issuer.test; exp defaults to an hour from now.
+// token signs claims; iss defaults to https://issuer.test and exp to an hour from now.
 func (i *testIssuer) token(t *testing.T, claims map[string]any) string {
 	t.Helper()
-	if _, ok := claims["iss"]; !ok {
-		claims["iss"] = "https://issuer.test"
-	}
-	if _, ok := claims["exp"]; !ok {
-		claims["exp"] = time.Now().Add(time.Hour).Unix()
-	}
-	payload, _ := json.Marshal(claims)
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, "k1")
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256, i.key, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	c := map[string]any{"iss": "https://issuer.test"}
+	maps.Copy(c, claims)
+	return i.Sign(t, c)
 }
 
 // startAuthzGateway serves docs with an in-process authz.Engine compiled from the same snapshot.
@@ -165,7 +132,7 @@ func TestAuthzHTTP(t *testing.T) {
 	iss := newTestIssuer(t)
 	var hits atomic.Int64
 	app := authzBackend(t, &hits)
-	jwks, _ := json.Marshal(iss.jwks)
+	jwks, _ := json.Marshal(iss.JWKS)
 	g := startAuthzGateway(t, []string{edgeGateway, staticEntry("app", "app.internal", port(t, app)), routeAllToApp,
 		`apiVersion: security.istio.io/v1
 kind: RequestAuthentication

@@ -2,22 +2,16 @@ package extauthz_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -26,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/authz"
 	"github.com/gatehouse-dev/gatehouse/authz/extauthz"
 	"github.com/gatehouse-dev/gatehouse/authz/jwt"
+	"github.com/gatehouse-dev/gatehouse/authz/jwt/jwttest"
 	"github.com/gatehouse-dev/gatehouse/authz/provider"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
@@ -76,27 +71,8 @@ func serve(t *testing.T, register func(*grpc.Server)) string {
 // customToken signs a token for sub with a fresh ES256 key and returns it with the key's JWKS.
 func customToken(t *testing.T, iss, sub string) (token, jwks string) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := jwk.FromRaw(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = pub.Set(jwk.KeyIDKey, "k1")
-	_ = pub.Set(jwk.AlgorithmKey, jwa.ES256)
-	set := jwk.NewSet()
-	_ = set.AddKey(pub)
-	doc, _ := json.Marshal(set)
-	payload, _ := json.Marshal(map[string]any{"iss": iss, "sub": sub, "exp": time.Now().Add(time.Hour).Unix()})
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, "k1")
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256, k, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out), string(doc)
+	s := jwttest.New(t, jwa.ES256, "k1")
+	return s.Sign(t, map[string]any{"iss": iss, "sub": sub}), s.JWKS
 }
 
 // customConfig: in namespace foo, a JWT rule writing sub to x-jwt-sub, a CUSTOM rule sending

@@ -2,71 +2,41 @@ package extauthz
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gatehouse-dev/gatehouse/authz"
 	"github.com/gatehouse-dev/gatehouse/authz/jwt"
+	"github.com/gatehouse-dev/gatehouse/authz/jwt/jwttest"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
-// signer signs test JWTs with one ES256 key published as an inline JWKS.
-type signer struct {
-	key  *ecdsa.PrivateKey
-	jwks string
-}
+// signer signs the server tests' tokens with one ES256 key, published in testPolicies.
+type signer struct{ *jwttest.Signer }
 
 func newSigner(t *testing.T) *signer {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := jwk.FromRaw(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = pub.Set(jwk.KeyIDKey, "k1")
-	_ = pub.Set(jwk.AlgorithmKey, jwa.ES256)
-	set := jwk.NewSet()
-	_ = set.AddKey(pub)
-	doc, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &signer{key: k, jwks: string(doc)}
+	return &signer{jwttest.New(t, jwa.ES256, "k1")}
 }
 
+// token is a token from iss for sub, valid for an hour.
 func (s *signer) token(t *testing.T, iss, sub string) string {
 	t.Helper()
-	payload, _ := json.Marshal(map[string]any{"iss": iss, "sub": sub, "exp": time.Now().Add(time.Hour).Unix()})
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, "k1")
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256, s.key, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return s.Sign(t, map[string]any{"iss": iss, "sub": sub})
 }
 
 // testPolicies are the fixtures every server test uses: in namespace foo, a JWT rule that
 // outputs sub to x-jwt-sub, a DENY of /admin*, and an ALLOW of GET only for app=httpbin.
 func testPolicies(s *signer) string {
-	jwks, _ := json.Marshal(s.jwks)
+	jwks, _ := json.Marshal(s.JWKS)
 	return `apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt, namespace: foo}

@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,61 +10,27 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/gatehouse-dev/gatehouse/authz/jwt/jwttest"
 )
 
-// jwtSigner signs tokens for one issuer with one key and publishes the public key as a JWKS.
+// jwtSigner signs tokens for one issuer with one key; jwks is the public key as a JWKS.
 type jwtSigner struct {
+	*jwttest.Signer
 	issuer string
-	alg    jwa.SignatureAlgorithm
-	key    any
 	jwks   string
 }
 
 func newJWTSigner(t *testing.T, issuer string, alg jwa.SignatureAlgorithm) *jwtSigner {
 	t.Helper()
-	var priv, pub any
-	switch alg {
-	case jwa.RS256:
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		priv, pub = k, k.Public()
-	default:
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		priv, pub = k, k.Public()
-	}
-	jk, err := jwk.FromRaw(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = jk.Set(jwk.KeyIDKey, "e2e")
-	_ = jk.Set(jwk.AlgorithmKey, alg)
-	set := jwk.NewSet()
-	_ = set.AddKey(jk)
-	doc, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &jwtSigner{issuer: issuer, alg: alg, key: priv, jwks: string(doc)}
+	s := jwttest.New(t, alg, "e2e")
+	return &jwtSigner{Signer: s, issuer: issuer, jwks: s.JWKS}
 }
 
 // token signs a token for sub that expires after ttl (negative: already expired).
 func (s *jwtSigner) token(t *testing.T, sub string, ttl time.Duration) string {
 	t.Helper()
-	payload, _ := json.Marshal(map[string]any{"iss": s.issuer, "sub": sub, "exp": time.Now().Add(ttl).Unix()})
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, "e2e")
-	out, err := jws.Sign(payload, jws.WithKey(s.alg, s.key, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return s.Sign(t, map[string]any{"iss": s.issuer, "sub": sub, "exp": time.Now().Add(ttl).Unix()})
 }
 
 const authzGateway = `apiVersion: networking.istio.io/v1

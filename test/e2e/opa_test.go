@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -261,14 +259,7 @@ func TestOPA(t *testing.T) {
 // roleToken signs a token for sub carrying roles, valid for an hour.
 func (s *jwtSigner) roleToken(t *testing.T, sub string, roles ...string) string {
 	t.Helper()
-	payload, _ := json.Marshal(map[string]any{"iss": s.issuer, "sub": sub, "roles": roles, "exp": time.Now().Add(time.Hour).Unix()})
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, "e2e")
-	out, err := jws.Sign(payload, jws.WithKey(s.alg, s.key, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return s.Sign(t, map[string]any{"iss": s.issuer, "sub": sub, "roles": roles})
 }
 
 // opaThroughGateway sends the request with curl through the gateway.
