@@ -8,14 +8,17 @@
 #   plugin   test/bench/opaplugin, the same Rego run the way opa-envoy-plugin runs it (the input
 #            converted from the CheckRequest through protojson, the query evaluated per request).
 # All three first answer a mix of six requests (allowed, 403 and 401) identically; then each is
-# measured on that mix at a fixed rate and at saturation. Prints the table and the ratios and
-# appends them to RESULTS.md.
+# measured on that mix at a fixed rate and at saturation. Then the same three deciders are built in
+# one process from the same directories and timed per check without gRPC, whose own per-call cost
+# hides the engines (BenchmarkInProcess in test/bench/opaplugin). Prints both tables and their
+# ratios and appends them to RESULTS.md.
 #
 #   bash test/bench/opa.sh bin/gatehouse
 #
 # BENCH_DURATION (whole seconds, default 20s) is each ghz run's length; BENCH_OPA_RPS (2000) the
 # fixed rate; BENCH_OPA_RATE_CONCURRENCY (10) and BENCH_OPA_CONCURRENCY (50) ghz's workers at the
-# fixed rate and at saturation; GHZ_VERSION the ghz release (as authz.sh).
+# fixed rate and at saturation; GHZ_VERSION the ghz release (as authz.sh); BENCH_OPA_BENCHTIME
+# (1s) each in-process benchmark's -benchtime, over BENCH_OPA_COUNT (3) runs whose median is shown.
 set -euo pipefail
 
 bin=$(realpath "${1:-bin/gatehouse}")
@@ -26,6 +29,8 @@ rps=${BENCH_OPA_RPS:-2000}
 concurrency=${BENCH_OPA_CONCURRENCY:-50}
 rate_concurrency=${BENCH_OPA_RATE_CONCURRENCY:-10}
 ghz_version=${GHZ_VERSION:-v0.120.0}
+benchtime=${BENCH_OPA_BENCHTIME:-1s}
+bench_count=${BENCH_OPA_COUNT:-3}
 # Two HTTP/2 connections, as an Envoy with two worker threads opens to its ext_authz cluster.
 connections=2
 warmup=3s
@@ -288,6 +293,19 @@ row() {
   echo "| $2, saturation | $concurrency | $s_rps | $s_p50 ms | $s_p99 ms | $(cat "$tmp/$1.cpu") µs | $s_ok | $s_err |"
 }
 
+# inproc DECIDER UNIT: the median over the runs of BenchmarkInProcess/DECIDER's UNIT (ns/op,
+# B/op or allocs/op).
+inproc() {
+  awk -v name="^BenchmarkInProcess/$1(-[0-9]+)?$" -v unit="$2" \
+    '$1 ~ name { for (i = 3; i <= NF; i++) if ($i == unit) print $(i - 1) }' "$tmp/inprocess.out" |
+    sort -n | awk '{ v[NR] = $1 } END { if (NR > 0) print v[int((NR + 1) / 2)] }'
+}
+
+# inproc_row DECIDER WHAT: the in-process table row of one decider.
+inproc_row() {
+  echo "| $2 | $(inproc "$1" ns/op) | $(inproc "$1" B/op) | $(inproc "$1" allocs/op) |"
+}
+
 # field NAME RUN N: field N of ghz_stats for one run.
 field() { ghz_stats "$tmp/$1.$2" | awk -v n="$3" '{ print $n }'; }
 
@@ -295,6 +313,8 @@ if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then install
 ghz=$(go_install_cached ghz github.com/bojand/ghz/cmd/ghz "$ghz_version")
 opaplugin="$tmp/opaplugin"
 (cd "$root" && "${GO:-go}" build -o "$opaplugin" ./test/bench/opaplugin) || die "building test/bench/opaplugin failed"
+inprocess="$tmp/inprocess.test"
+(cd "$root" && "${GO:-go}" test -c -o "$inprocess" ./test/bench/opaplugin) || die "building the test/bench/opaplugin tests failed"
 busy_at_start=$(cpu_busy) # other work on the machine skews every figure
 
 make_key
@@ -328,19 +348,33 @@ read -r allowed denied failed < <(awk '/msg=stopped/ {
 [ -n "${allowed:-}" ] || { show_log "$tmp/plugin.log"; die "opaplugin did not report its decisions"; }
 share=$(awk -v a="$allowed" -v d="$denied" 'BEGIN { printf "%.3f", a / (a + d) }')
 
+# The same deciders in one process, from the same directories: the benchmark first checks that
+# all three give every request of the mix its wanted decision.
+log "in process: BenchmarkInProcess, $bench_count runs of $benchtime each"
+GATEHOUSE_BENCH_OPA_DIR="$tmp" "$inprocess" -test.run '^$' -test.bench '^BenchmarkInProcess$' -test.benchmem \
+  -test.benchtime "$benchtime" -test.count "$bench_count" >"$tmp/inprocess.out" 2>&1 ||
+  { show_log "$tmp/inprocess.out"; die "the in-process benchmark failed"; }
+busy_after_inproc=$(cpu_busy)
+for d in native builtin plugin; do
+  [ -n "$(inproc "$d" ns/op)" ] || { show_log "$tmp/inprocess.out"; die "the in-process benchmark reported nothing for $d"; }
+done
+
 sat_native=$(field native sat 1) sat_builtin=$(field builtin sat 1) sat_plugin=$(field plugin sat 1)
 cpu_native=$(cat "$tmp/native.cpu") cpu_builtin=$(cat "$tmp/builtin.cpu") cpu_plugin=$(cat "$tmp/plugin.cpu")
 native_x=$(ratio "$sat_native" "$sat_builtin")
 builtin_x=$(ratio "$sat_builtin" "$sat_plugin")
+ns_native=$(inproc native ns/op) ns_builtin=$(inproc builtin ns/op) ns_plugin=$(inproc plugin ns/op)
+native_in=$(ratio "$ns_builtin" "$ns_native")
+builtin_in=$(ratio "$ns_plugin" "$ns_builtin")
 goal() { awk -v r="$1" -v want="$2" 'BEGIN { print (r != "n/a" && r >= want) ? "met" : "**not met**" }'; }
 
 report=$(
   cat <<EOF
 
-## $(date -u '+%Y-%m-%d %H:%M UTC') — OPA: native engine vs built-in OPA vs opa-envoy-plugin style, gRPC Check with ghz
+## $(date -u '+%Y-%m-%d %H:%M UTC') — OPA: native engine vs built-in OPA vs opa-envoy-plugin style, gRPC Check with ghz and in process
 
 - command: \`make bench\`, its OPA part (\`bash test/bench/opa.sh bin/gatehouse\` alone)
-- machine: $(machine), CPU busy with other work at start $busy_at_start, right before the ghz runs $busy_before_ghz, right after them $busy_after
+- machine: $(machine), CPU busy with other work at start $busy_at_start, right before the ghz runs $busy_before_ghz, right after them $busy_after, after the in-process runs $busy_after_inproc
 - versions: $("$bin" version), ghz $ghz_version, OPA $(cd "$root" && "${GO:-go}" list -m -f '{{.Version}}' github.com/open-policy-agent/opa), $(go version 2>/dev/null | awk '{print $3}')
 
 Three ext_authz gRPC servers make the same decisions: **native** is \`gatehouse authz\` with a
@@ -368,6 +402,26 @@ $(row plugin "opa-envoy-plugin style")
 At saturation, native / built-in OPA: throughput **$native_x**, CPU per check **$(ratio "$cpu_builtin" "$cpu_native")** (goal ≥5×: $(goal "$native_x" 5)).
 Built-in OPA / plugin style: throughput **$builtin_x**, CPU per check **$(ratio "$cpu_plugin" "$cpu_builtin")** (goal ≥1.5×: $(goal "$builtin_x" 1.5)).
 At $rps/s, p50 native $(field native fixed 2) ms, built-in $(field builtin fixed 2) ms, plugin style $(field plugin fixed 2) ms.
+
+In process, without gRPC: the same three deciders built in one Go process from the same
+directories (\`BenchmarkInProcess\` in \`test/bench/opaplugin\`, \`-benchtime $benchtime -count
+$bench_count\`, median shown), after checking that they decide the mix as above. One op is one
+check, the six requests in turn, on one goroutine. **native** is \`authz.Engine.Check\` on the
+engine's request (built beforehand, as the gateway builds it from its HTTP request);
+**built-in** is \`Engine.Check\` finding the CUSTOM rule, then the built-in OPA provider's
+\`Check\`; **plugin** is the plugin-style server's \`Check\` on the CheckRequest, all it does
+per request behind its gRPC layer.
+
+| decider, in process | ns/op | B/op | allocs/op |
+|---|---:|---:|---:|
+$(inproc_row native "native AuthorizationPolicy + RequestAuthentication")
+$(inproc_row builtin "built-in OPA provider (CUSTOM)")
+$(inproc_row plugin "opa-envoy-plugin style")
+
+| ratio | gRPC throughput | gRPC CPU per check | in process, time per check | goal |
+|---|---:|---:|---:|---|
+| native / built-in OPA | $native_x | $(ratio "$cpu_builtin" "$cpu_native") | $native_in | ≥5×: gRPC $(goal "$native_x" 5), in process $(goal "$native_in" 5) |
+| built-in OPA / plugin style | $builtin_x | $(ratio "$cpu_plugin" "$cpu_builtin") | $builtin_in | ≥1.5×: gRPC $(goal "$builtin_x" 1.5), in process $(goal "$builtin_in" 1.5) |
 EOF
 )
 echo "$report"
