@@ -55,21 +55,10 @@ bench_row() {
     }' "$1"
 }
 
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-
-# make_token: an RS256 key pair, its public JWKS in $jwks and a token valid for a day in $token,
-# minted with openssl alone so the bench needs no helper program.
+# make_token: the JWT key, its JWKS in $jwks and a token valid for a day in $token.
 make_token() {
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/jwt.key" 2>/dev/null ||
-    die "openssl could not make the JWT key"
-  local n hdr payload
-  n=$(openssl rsa -in "$tmp/jwt.key" -noout -modulus | cut -d= -f2)
-  # shellcheck disable=SC2001 # hex to bytes without xxd, which Debian does not install by default
-  n=$(printf '%b' "$(sed 's/../\\x&/g' <<<"$n")" | b64url)
-  jwks="{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"bench\",\"alg\":\"RS256\",\"use\":\"sig\",\"n\":\"$n\",\"e\":\"AQAB\"}]}"
-  hdr=$(printf '{"alg":"RS256","kid":"bench","typ":"JWT"}' | b64url)
-  payload=$(printf '{"iss":"%s","sub":"bench-client","aud":["bench"],"exp":%d}' "$issuer" $(($(date +%s) + 86400)) | b64url)
-  token="$hdr.$payload.$(printf '%s' "$hdr.$payload" | openssl dgst -sha256 -sign "$tmp/jwt.key" -binary | b64url)"
+  jwt_key
+  token=$(jwt_sign "$(printf '{"iss":"%s","sub":"bench-client","aud":["bench"],"exp":%d}' "$issuer" $(($(date +%s) + 86400)))")
 }
 
 # write_config DIR: 100 AuthorizationPolicies on the ingress gateway workload, 10 DENY and 90

@@ -66,6 +66,30 @@ ghz_stats() {
   ' "$1"
 }
 
+# b64url: stdin in base64url without padding, as JOSE writes it.
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+
+# jwt_key: an RS256 key pair in $tmp/jwt.key and its public JWKS (kid "bench") in $jwks, made with
+# openssl alone so the benchmarks need no helper program.
+jwt_key() {
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/jwt.key" 2>/dev/null ||
+    die "openssl could not make the JWT key"
+  local n
+  n=$(openssl rsa -in "$tmp/jwt.key" -noout -modulus | cut -d= -f2)
+  # shellcheck disable=SC2001 # hex to bytes without xxd, which Debian does not install by default
+  n=$(printf '%b' "$(sed 's/../\\x&/g' <<<"$n")" | b64url)
+  # shellcheck disable=SC2034 # $jwks is for the sourcing script
+  jwks="{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"bench\",\"alg\":\"RS256\",\"use\":\"sig\",\"n\":\"$n\",\"e\":\"AQAB\"}]}"
+}
+
+# jwt_sign PAYLOAD_JSON: prints an RS256 token over the payload, signed with $tmp/jwt.key.
+jwt_sign() {
+  local hdr payload
+  hdr=$(printf '{"alg":"RS256","kid":"bench","typ":"JWT"}' | b64url)
+  payload=$(printf '%s' "$1" | b64url)
+  echo "$hdr.$payload.$(printf '%s' "$hdr.$payload" | openssl dgst -sha256 -sign "$tmp/jwt.key" -binary | b64url)"
+}
+
 tmp=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
 pids=()
 # stop_children: ends every process this script started, so the next measurement has the

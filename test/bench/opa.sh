@@ -40,26 +40,9 @@ labels=istio=ingressgateway,app=istio-ingressgateway
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$here/lib.sh"
 
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-
-# make_key: an RS256 key pair and its public JWKS in $jwks, with openssl alone (as authz.sh).
-make_key() {
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/jwt.key" 2>/dev/null ||
-    die "openssl could not make the JWT key"
-  local n
-  n=$(openssl rsa -in "$tmp/jwt.key" -noout -modulus | cut -d= -f2)
-  # shellcheck disable=SC2001 # hex to bytes without xxd, which Debian does not install by default
-  n=$(printf '%b' "$(sed 's/../\\x&/g' <<<"$n")" | b64url)
-  jwks="{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"bench\",\"alg\":\"RS256\",\"use\":\"sig\",\"n\":\"$n\",\"e\":\"AQAB\"}]}"
-}
-
 # mint SUB ROLES_JSON: a token for SUB with the roles claim, valid for a day.
 mint() {
-  local hdr payload
-  hdr=$(printf '{"alg":"RS256","kid":"bench","typ":"JWT"}' | b64url)
-  payload=$(printf '{"iss":"%s","sub":"%s","aud":["bench"],"roles":%s,"exp":%d}' \
-    "$issuer" "$1" "$2" $(($(date +%s) + 86400)) | b64url)
-  echo "$hdr.$payload.$(printf '%s' "$hdr.$payload" | openssl dgst -sha256 -sign "$tmp/jwt.key" -binary | b64url)"
+  jwt_sign "$(printf '{"iss":"%s","sub":"%s","aud":["bench"],"roles":%s,"exp":%d}' "$issuer" "$1" "$2" $(($(date +%s) + 86400)))"
 }
 
 # write_rego DIR: the policy in opa-envoy-plugin's style. It verifies the bearer token against
@@ -317,7 +300,7 @@ inprocess="$tmp/inprocess.test"
 (cd "$root" && "${GO:-go}" test -c -o "$inprocess" ./test/bench/opaplugin) || die "building the test/bench/opaplugin tests failed"
 busy_at_start=$(cpu_busy) # other work on the machine skews every figure
 
-make_key
+jwt_key
 mkdir -p "$tmp/native" "$tmp/builtin"
 write_native "$tmp/native"
 write_builtin "$tmp/builtin"
