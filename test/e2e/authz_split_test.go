@@ -22,7 +22,7 @@ func TestAuthzSplit(t *testing.T) {
 	api := backend(t, "api")
 	dir := t.TempDir()
 	jwks, _ := json.Marshal(signer.jwks)
-	writeFile(t, dir, "gateway.yaml", fmt.Sprintf(authzGateway, api))
+	writeFile(t, dir, "gateway.yaml", authzGateway(api))
 	writeFile(t, dir, "authn.yaml", `apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt, namespace: istio-system}

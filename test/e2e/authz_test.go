@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,7 +32,9 @@ func (s *jwtSigner) token(t *testing.T, sub string, ttl time.Duration) string {
 	return s.Sign(t, map[string]any{"iss": s.issuer, "sub": sub, "exp": time.Now().Add(ttl).Unix()})
 }
 
-const authzGateway = `apiVersion: networking.istio.io/v1
+// authzGateway routes api.example.com to the api backend on port api.
+func authzGateway(api int) string {
+	return docs(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: istio-system}
 spec:
@@ -41,24 +42,15 @@ spec:
   servers:
   - port: {number: 80, name: http, protocol: HTTP}
     hosts: ["api.example.com"]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: api, namespace: istio-system}
-spec:
-  hosts: [api.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
----
-apiVersion: networking.istio.io/v1
+`, staticEntry("api", "istio-system", "api.internal", 80, "HTTP", api), `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: api, namespace: istio-system}
 spec:
   hosts: [api.example.com]
   gateways: [edge]
   http: [{route: [{destination: {host: api.internal}}]}]
-`
+`)
+}
 
 // authzPolicy denies /anything/admin and the extra paths, lets anyone reach /anything/public and
 // lets any authenticated caller reach the rest.
@@ -107,7 +99,7 @@ func TestAuthz(t *testing.T) {
 	api := backend(t, "api")
 	dir := t.TempDir()
 	inlineJWKS, _ := json.Marshal(inline.jwks)
-	writeFile(t, dir, "gateway.yaml", fmt.Sprintf(authzGateway, api))
+	writeFile(t, dir, "gateway.yaml", authzGateway(api))
 	writeFile(t, dir, "authn.yaml", `apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt, namespace: istio-system}

@@ -15,7 +15,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	v1 := backend(t, "v1")
 	dir := t.TempDir()
 	writeFile(t, dir, "gateway.yaml", reloadGateway)
-	writeFile(t, dir, "backends.yaml", fmt.Sprintf(reloadBackends, v1, v1))
+	writeFile(t, dir, "backends.yaml", reloadBackends(v1, v1))
 	writeFile(t, dir, "route.yaml", reloadRoute("v1"))
 	g := run(t, dir, 80)
 

@@ -15,7 +15,8 @@ import (
 
 // hardeningConfig: DECODE_AND_MERGE_SLASHES path normalization, a 1s header timeout, the demo
 // backend behind edge.example.com and a flaky upstream behind flaky.example.com.
-const hardeningConfig = `apiVersion: v1
+func hardeningConfig(backend, flaky int) string {
+	return docs(`apiVersion: v1
 kind: ConfigMap
 metadata: {name: istio, namespace: istio-system}
 data:
@@ -57,25 +58,10 @@ spec:
   http:
   - route:
     - destination: {host: flaky.internal}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend, namespace: istio-system}
-spec:
-  hosts: [backend.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: flaky, namespace: istio-system}
-spec:
-  hosts: [flaky.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
-`
+`,
+		staticEntry("backend", "istio-system", "backend.internal", 80, "HTTP", backend),
+		staticEntry("flaky", "istio-system", "flaky.internal", 80, "HTTP", flaky))
+}
 
 // TestDownstreamHardening drives the binary with curl and raw TCP clients through the request
 // handling an edge must get right before it routes anything.
@@ -95,7 +81,7 @@ func TestDownstreamHardening(t *testing.T) {
 	flakyPort := flaky.Listener.Addr().(*net.TCPAddr).Port
 
 	dir := t.TempDir()
-	writeFile(t, dir, "config.yaml", fmt.Sprintf(hardeningConfig, backend(t, "v1"), flakyPort))
+	writeFile(t, dir, "config.yaml", hardeningConfig(backend(t, "v1"), flakyPort))
 	g := run(t, dir, 80)
 	host := "Host: edge.example.com"
 

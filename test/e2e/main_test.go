@@ -257,3 +257,23 @@ func withHosts(t *testing.T, names map[string]string) []string {
 	}
 	return []string{"unshare", "-m", "sh", "-c", `mount --bind "$0" /etc/hosts && exec "$@"`, hosts}
 }
+
+// staticEntry is a ServiceEntry for host with one port, resolved STATIC to the loopback endpoint
+// where a test's backend listens on targetPort. The port is named after its protocol in lower
+// case, as Istio's port naming convention (<protocol>[-<suffix>]) has it.
+func staticEntry(name, namespace, host string, number int, protocol string, targetPort int) string {
+	return fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: %s, namespace: %s}
+spec:
+  hosts: [%s]
+  ports: [{number: %d, name: %s, protocol: %s, targetPort: %d}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+`, name, namespace, host, number, strings.ToLower(protocol), protocol, targetPort)
+}
+
+// docs joins YAML documents, each ending in a newline, into one multi-document file.
+func docs(documents ...string) string {
+	return strings.Join(documents, "---\n")
+}

@@ -10,17 +10,20 @@ import (
 	"time"
 )
 
-// observabilityConfig turns the access log on the way Istio users do (MeshConfig accessLogFile
-// and accessLogEncoding) and routes demo.example.com to one backend.
-const observabilityConfig = `apiVersion: v1
+// observabilityMesh turns the access log on the way Istio users do (MeshConfig accessLogFile
+// and accessLogEncoding).
+const observabilityMesh = `apiVersion: v1
 kind: ConfigMap
 metadata: {name: istio, namespace: istio-system}
 data:
   mesh: |
     accessLogFile: %q
     accessLogEncoding: JSON
----
-apiVersion: networking.istio.io/v1
+`
+
+// observabilityRoutes routes demo.example.com to the backend on port backend.
+func observabilityRoutes(backend int) string {
+	return docs(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: istio-system}
 spec:
@@ -40,16 +43,8 @@ spec:
     match: [{uri: {prefix: /anything}}]
     route:
     - destination: {host: backend.internal}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend, namespace: istio-system}
-spec:
-  hosts: [backend.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
-`
+`, staticEntry("backend", "istio-system", "backend.internal", 80, "HTTP", backend))
+}
 
 // TestObservability checks the data plane's access log and Istio's standard metrics, read as
 // users read them: the log file with a JSON parser, /stats/prometheus with curl.
@@ -57,7 +52,7 @@ func TestObservability(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "access.log")
-	writeFile(t, dir, "config.yaml", fmt.Sprintf(observabilityConfig, logFile, backend(t, "v1")))
+	writeFile(t, dir, "config.yaml", docs(fmt.Sprintf(observabilityMesh, logFile), observabilityRoutes(backend(t, "v1"))))
 	g := run(t, dir, 80)
 
 	for path, want := range map[string]int{"/anything/a?x=1": 200, "/anything/b": 200, "/nope": 404} {
@@ -186,8 +181,7 @@ func TestAccessLogCustomFormat(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			logFile := filepath.Join(t.TempDir(), "access.log")
-			routes := observabilityConfig[strings.Index(observabilityConfig, "---\n")+4:]
-			writeFile(t, dir, "config.yaml", fmt.Sprintf(customFormatMesh, logFile, tc.encoding, tc.format)+"---\n"+fmt.Sprintf(routes, backend(t, "v1")))
+			writeFile(t, dir, "config.yaml", docs(fmt.Sprintf(customFormatMesh, logFile, tc.encoding, tc.format), observabilityRoutes(backend(t, "v1"))))
 			g := run(t, dir, 80)
 			if _, code := curl(t, "-H", "Host: demo.example.com", "-H", "User-Agent: e2e/1", "-H", "X-Tenant: acme", g.url("/anything/a?x=1")); code != 200 {
 				t.Fatalf("code %d, want 200", code)

@@ -149,7 +149,7 @@ func TestOPA(t *testing.T) {
 	if err := os.Mkdir(regoDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, "gateway.yaml", fmt.Sprintf(authzGateway, api))
+	writeFile(t, dir, "gateway.yaml", authzGateway(api))
 	writeFile(t, dir, "opa.yaml", opaMesh)
 	writeFile(t, regoDir, "authz.rego", regoWithUserMethods("GET"))
 	writeFile(t, regoDir, "data.json", `{"issuer": "https://opa.example.com", "jwks": `+signer.jwks+`}`)

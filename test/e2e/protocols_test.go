@@ -18,7 +18,8 @@ import (
 
 // protocolsConfig routes grpc.example.com to a ServiceEntry port of protocol GRPC (so the gateway
 // speaks h2c upstream, decided by the port and never guessed) and ws.example.com to an HTTP port.
-const protocolsConfig = `apiVersion: networking.istio.io/v1
+func protocolsConfig(backend int) string {
+	return docs(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: istio-system}
 spec:
@@ -46,32 +47,17 @@ spec:
   http:
   - route:
     - destination: {host: backend.internal}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend-grpc, namespace: istio-system}
-spec:
-  hosts: [backend-grpc.internal]
-  ports: [{number: 9000, name: grpc, protocol: GRPC, targetPort: %[1]d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend, namespace: istio-system}
-spec:
-  hosts: [backend.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %[1]d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
-`
+`,
+		staticEntry("backend-grpc", "istio-system", "backend-grpc.internal", 9000, "GRPC", backend),
+		staticEntry("backend", "istio-system", "backend.internal", 80, "HTTP", backend))
+}
 
 // TestProtocolsThroughGateway: a grpc-go unary call and health check, a WebSocket echo and curl
 // over HTTP/2 (h2c prior knowledge) all pass through the gateway to the demo backend.
 func TestProtocolsThroughGateway(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeFile(t, dir, "config.yaml", fmt.Sprintf(protocolsConfig, backend(t, "v3")))
+	writeFile(t, dir, "config.yaml", protocolsConfig(backend(t, "v3")))
 	g := run(t, dir, 80)
 	addr := fmt.Sprintf("127.0.0.1:%d", g.http)
 

@@ -22,24 +22,12 @@ spec:
     hosts: ["shop.example.com"]
 `
 
-const reloadBackends = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: v1, namespace: shop}
-spec:
-  hosts: [v1.shop.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: v2, namespace: shop}
-spec:
-  hosts: [v2.shop.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
-`
+// reloadBackends is one ServiceEntry per shop version, for the backends on ports v1 and v2.
+func reloadBackends(v1, v2 int) string {
+	return docs(
+		staticEntry("v1", "shop", "v1.shop.internal", 80, "HTTP", v1),
+		staticEntry("v2", "shop", "v2.shop.internal", 80, "HTTP", v2))
+}
 
 func reloadRoute(version string) string {
 	return fmt.Sprintf(`apiVersion: networking.istio.io/v1
@@ -61,7 +49,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	v1, v2 := backend(t, "v1"), backend(t, "v2")
 	dir := t.TempDir()
 	writeFile(t, dir, "gateway.yaml", reloadGateway)
-	writeFile(t, dir, "backends.yaml", fmt.Sprintf(reloadBackends, v1, v2))
+	writeFile(t, dir, "backends.yaml", reloadBackends(v1, v2))
 	writeFile(t, dir, "route.yaml", reloadRoute("v1"))
 	g := run(t, dir, 80)
 

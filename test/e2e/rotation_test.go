@@ -14,7 +14,10 @@ import (
 	"time"
 )
 
-const rotationGateway = `apiVersion: networking.istio.io/v1
+// rotationGateway is a SIMPLE server for a.example.com, with Secret a-cert, routed to the backend
+// on port backend.
+func rotationGateway(backend int) string {
+	return docs(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: istio-system}
 spec:
@@ -33,16 +36,8 @@ spec:
   http:
   - route:
     - destination: {host: backend.internal}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend, namespace: istio-system}
-spec:
-  hosts: [backend.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
-`
+`, staticEntry("backend", "istio-system", "backend.internal", 80, "HTTP", backend))
+}
 
 // servedSerial does one new TLS handshake and returns the serial of the certificate presented.
 func servedSerial(port int, roots *x509.CertPool) (string, error) {
@@ -66,7 +61,7 @@ func TestSecretRotationUnderLoad(t *testing.T) {
 	roots.AddCert(serverCA.cert)
 	old := serverCA.issue(t, leafOpts{dns: []string{"a.example.com"}, serial: 0xa1})
 	writeFile(t, dir, "secret.yaml", secretYAML("a-cert", "tls", old.cert, old.key, ""))
-	writeFile(t, dir, "gateway.yaml", fmt.Sprintf(rotationGateway, backend(t, "v1")))
+	writeFile(t, dir, "gateway.yaml", rotationGateway(backend(t, "v1")))
 	g := runPorts(t, dir, []int{443})
 	port := g.ports[443]
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -14,19 +13,10 @@ import (
 // v2: jason goes to v2, mary is aborted, /slow is delayed, /timeout times out, and the rest is
 // split 75/25.
 func routingConfig(v1, v2 int) string {
-	entry := func(name string, port int) string {
-		return fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: %[1]s, namespace: istio-system}
-spec:
-  hosts: [%[1]s.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %[2]d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
----
-`, name, port)
-	}
-	return entry("v1", v1) + entry("v2", v2) + `apiVersion: networking.istio.io/v1
+	return docs(
+		staticEntry("v1", "istio-system", "v1.internal", 80, "HTTP", v1),
+		staticEntry("v2", "istio-system", "v2.internal", 80, "HTTP", v2),
+		`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: istio-system}
 spec:
@@ -55,7 +45,7 @@ spec:
   - route:
     - {destination: {host: v1.internal}, weight: 75}
     - {destination: {host: v2.internal}, weight: 25}
-`
+`)
 }
 
 func TestRouting(t *testing.T) {

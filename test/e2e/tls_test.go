@@ -159,7 +159,10 @@ spec:
     tls: {httpsRedirect: true}
 `
 
-const edgeRoutes = `apiVersion: networking.istio.io/v1
+// edgeRoutes routes the TLS servers' hosts to the backend on port backend and passes
+// nginx.example.com through to nginx on port nginx.
+func edgeRoutes(backend, nginx int) string {
+	return docs(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: web, namespace: istio-system}
 spec:
@@ -181,25 +184,10 @@ spec:
       port: 443
     route:
     - destination: {host: nginx.internal, port: {number: 443}}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend, namespace: istio-system}
-spec:
-  hosts: [backend.internal]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: nginx, namespace: istio-system}
-spec:
-  hosts: [nginx.internal]
-  ports: [{number: 443, name: tls, protocol: TLS, targetPort: %d}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
-`
+`,
+		staticEntry("backend", "istio-system", "backend.internal", 80, "HTTP", backend),
+		staticEntry("nginx", "istio-system", "nginx.internal", 443, "TLS", nginx))
+}
 
 // edge is a running gateway with the TLS servers above, and the PKI behind it.
 type edge struct {
@@ -235,7 +223,7 @@ func startEdge(t *testing.T) *edge {
 	backendPort := backend(t, "v1")
 	nginxPort := nginxTLS(t, "nginx.example.com", e.nginxCA.issue(t, leafOpts{dns: []string{"nginx.example.com"}}))
 	writeFile(t, e.dir, "gateway.yaml", edgeGateway)
-	writeFile(t, e.dir, "routes.yaml", fmt.Sprintf(edgeRoutes, backendPort, nginxPort))
+	writeFile(t, e.dir, "routes.yaml", edgeRoutes(backendPort, nginxPort))
 	e.g = runPorts(t, e.dir, []int{443, 80})
 	e.tls = e.g.ports[443]
 	return e

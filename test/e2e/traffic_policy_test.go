@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -130,16 +131,8 @@ func TestConnectionPoolOverflow(t *testing.T) {
 	t.Cleanup(release)
 	dir := t.TempDir()
 	writeFile(t, dir, "gateway.yaml", fmt.Sprintf(policyGateway, "slow.example.com"))
-	writeFile(t, dir, "service.yaml", fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: slow, namespace: istio-system}
-spec:
-  hosts: [slow.example.com]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: %s}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
----
-apiVersion: networking.istio.io/v1
+	slowPort := slow.Listener.Addr().(*net.TCPAddr).Port
+	writeFile(t, dir, "service.yaml", docs(staticEntry("slow", "istio-system", "slow.example.com", 80, "HTTP", slowPort), `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: slow, namespace: istio-system}
 spec:
@@ -148,7 +141,7 @@ spec:
     connectionPool:
       tcp: {maxConnections: 1}
       http: {http1MaxPendingRequests: 1}
-`, httptestPort(t, slow)))
+`))
 	g := run(t, dir, 80)
 	client := &http.Client{Timeout: 20 * time.Second}
 	type result struct {
