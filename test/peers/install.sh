@@ -3,17 +3,37 @@
 # `make test` calls it; benchmark-only peers are installed by test/bench/run.sh instead.
 #   curl, openssl: the clients users have (curl --resolve/--cacert/--cert, openssl s_client)
 #   nginx: a real TLS backend that terminates its own TLS behind a PASSTHROUGH server
+#   redis-server: the shared session store two gatehouse replicas use (issue 7)
+#   node + npm oidc-provider: the OpenID provider the OIDC login tests sign in against (issue 7)
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 need=()
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
-  # Should Debian start its own nginx service, the tests are unaffected: they run their own
-  # nginx processes on ephemeral loopback ports.
+  # Should Debian start its own nginx or redis service, the tests are unaffected: they run their
+  # own processes on free loopback ports.
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-echo "peers: curl $(curl --version | head -1 | cut -d' ' -f2), $(openssl version | cut -d' ' -f1-2), $("$nginx_bin" -v 2>&1 | cut -d' ' -f3)"
+# oidc-provider is pinned exactly in test/peers/oidc/package.json (and its lock) and installed once
+# per version into the user's cache, outside the work tree, which test/e2e/oidc_peer_test.go finds by
+# the same rule. A directory without the .complete mark is a broken install, and one whose lock
+# differs from ours pinned other dependencies: both are redone.
+oidc_version=$(node -p 'require(process.argv[1]).dependencies["oidc-provider"]' "$here/oidc/package.json")
+oidc_dir="${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse-peers/oidc-provider-$oidc_version"
+if [ ! -e "$oidc_dir/.complete" ] || ! cmp -s "$here/oidc/package-lock.json" "$oidc_dir/package-lock.json"; then
+  rm -rf "$oidc_dir"
+  mkdir -p "$oidc_dir"
+  cp "$here/oidc/package.json" "$here/oidc/package-lock.json" "$oidc_dir/"
+  (cd "$oidc_dir" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$oidc_dir/.complete"
+fi
+echo "peers: curl $(curl --version | head -1 | cut -d' ' -f2), $(openssl version | cut -d' ' -f1-2), $("$nginx_bin" -v 2>&1 | cut -d' ' -f3)," \
+  "redis $(redis-server --version | grep -o 'v=[^ ]*' | cut -d= -f2), node $(node --version), oidc-provider $oidc_version"
