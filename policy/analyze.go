@@ -27,6 +27,7 @@ func analyze(c *Config, w Workload) Problems {
 	a.virtualServiceGateways()
 	a.undefinedSubsets()
 	a.customProviders()
+	a.oidcLogins()
 	return a.out
 }
 

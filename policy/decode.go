@@ -124,6 +124,17 @@ func (o *decoded) document(file string, n *yaml.Node, firstSeen func(string) tim
 			decodeOPA(file, obj.fields["spec"], &s, d)
 			r.Spec = s.withDefaults()
 		}
+	case group == GatehouseGroup && obj.kind == string(KindOIDCLogin):
+		if version != "v1alpha1" {
+			o.problems = append(o.problems, problemAt(Error, r, "apiVersion", fmt.Sprintf("%s is not a served version of %s (served: %s/v1alpha1)", obj.apiVersion, obj.kind, GatehouseGroup)))
+			return
+		}
+		if !o.meta(obj, r, d, "spec") {
+			return
+		}
+		if spec := decodeOIDCLogin(obj.fields["spec"], r, d); spec != nil {
+			r.Spec = spec
+		}
 	default:
 		sk, ok := servedKinds[Kind(obj.kind)]
 		if !ok || sk.group != group {
