@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,13 +55,19 @@ func port(t *testing.T, srv *httptest.Server) string {
 // deadPort returns a loopback port nothing listens on.
 func deadPort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// Below the kernel's ephemeral range (32768 and up), so no listener bound to port 0 and no
+	// client connection can take the port after it is found free.
+	for range 1000 {
+		p := strconv.Itoa(20000 + rand.IntN(12768))
+		ln, err := net.Listen("tcp", "127.0.0.1:"+p)
+		if err != nil {
+			continue
+		}
+		_ = ln.Close()
+		return p
 	}
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	_ = ln.Close()
-	return p
+	t.Fatal("no free loopback port below the ephemeral range")
+	return ""
 }
 
 // staticEntry is a ServiceEntry for host with one loopback endpoint on port.
