@@ -55,7 +55,11 @@
 // The redirect URI is https://<request host><callbackPath>: the provider only redirects to a
 // registered one, and Secure cookies need HTTPS anyway.
 //
-// TODO(issue 7): refresh of tokens near expiry, single-flight per session (and across
-// replicas with the Redis store's lock). Until then a session lives for its session lifetimes
-// whatever its tokens' expiry, and the id token sent upstream may be expired.
+// Refresh. A session whose access or id token expires within 30 s (or the last tenth of its
+// lifetime, if shorter) has its tokens refreshed with its refresh token before the request
+// passes, single-flight per session through the store's Lock (across replicas with Redis), so
+// a rotating refresh token is redeemed once (see refresh.go). A refresh the provider refuses
+// ends the session: the request is then unauthenticated and a browser signs in again, with a
+// new session, so there is no loop. A session without a refresh token (no offline_access)
+// lives for its session lifetimes whatever its tokens' expiry.
 package oidc

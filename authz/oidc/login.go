@@ -131,8 +131,9 @@ func (l *Login) Handle(w http.ResponseWriter, r *http.Request) Outcome {
 	return Outcome{Answered: true}
 }
 
-// currentSession returns the live session the request's cookie names, or nil. A store failure
-// counts as no session (the user signs in again), and is logged.
+// currentSession returns the live session the request's cookie names, with its tokens
+// refreshed when due (refresh.go), or nil. A store failure counts as no session (the user signs
+// in again), and is logged.
 func (l *Login) currentSession(r *http.Request) *session.Session {
 	c, err := r.Cookie(l.cookies.session)
 	if err != nil || c.Value == "" {
@@ -145,7 +146,7 @@ func (l *Login) currentSession(r *http.Request) *session.Session {
 		}
 		return nil
 	}
-	return s
+	return l.fresh(r.Context(), c.Value, s)
 }
 
 // unauthenticated answers a request without a session: the provider for a browser navigation,

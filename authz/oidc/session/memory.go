@@ -38,6 +38,7 @@ type Memory struct {
 	sessions *table[*Session]
 	logins   *table[*LoginAttempt]
 	evicted  uint64
+	locks    map[string]memoryLock
 }
 
 var _ Store = (*Memory)(nil)
@@ -58,6 +59,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		now:       o.Now,
 		sessions:  newTable[*Session](o.MaxSessions),
 		logins:    newTable[*LoginAttempt](o.MaxLogins),
+		locks:     map[string]memoryLock{},
 	}
 }
 

@@ -75,6 +75,13 @@ type Store interface {
 	// is good for one callback. It removes the attempt even when the caller then refuses it
 	// (a foreign BrowserID), so a leaked state cannot be tried twice.
 	ConsumeLogin(ctx context.Context, state string) (*LoginAttempt, error)
+
+	// Lock tries once, without waiting, to take the session's lock for lease: ok is false when
+	// another holder (in this process or, with a shared store, another replica) has it. The
+	// lease bounds a holder that dies; it must outlive the work done under the lock. unlock
+	// releases it only if it is still ours (the lease has not run out and been taken since);
+	// it is safe to call more than once. Token refresh uses it to redeem a refresh token once.
+	Lock(ctx context.Context, id string, lease time.Duration) (unlock func(), ok bool, err error)
 }
 
 // Lifetimes bound a session: Absolute from sign-in, Idle from the last use.
