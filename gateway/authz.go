@@ -55,8 +55,9 @@ func registerAuthz(o Options) {
 // authorize runs Istio's authentication and authorization for a request before routing, as an
 // Istio gateway's jwt_authn, ext_authz and RBAC filters do ahead of the router, on the normalized
 // path. It answers a denied request itself and reports false; an allowed request gets the
-// decision's upstream header changes.
-func (g *Gateway) authorize(sw *statusWriter, r *http.Request, x *exchange) bool {
+// decision's upstream header changes. ac, when not nil, carries what the OIDC login decided
+// (see authenticate).
+func (g *Gateway) authorize(sw *statusWriter, r *http.Request, x *exchange, ac *authCheck) bool {
 	ar := requests.Get().(*authz.Request)
 	defer func() {
 		*ar = authz.Request{}
@@ -87,8 +88,17 @@ func (g *Gateway) authorize(sw *statusWriter, r *http.Request, x *exchange) bool
 	} else if r.TLS != nil {
 		ar.SNI = r.TLS.ServerName
 	}
+	if ac != nil && ac.header != nil {
+		ar.Header = ac.header
+	}
 	d := g.opts.Authz.Check(r.Context(), ar)
 	g.logAuthzMetadata(r.Context(), &d, ar)
+	// The session's token was for the check only: a CUSTOM provider sees the request as sent.
+	ar.Header = r.Header
+	if ac != nil && ac.bearerSkip && d.Identity == nil && (d.Allowed || denialKind(&d) != denialJWT) {
+		ac.unverified = true
+		return false
+	}
 
 	if d.CustomProvider != "" {
 		// Envoy's jwt_authn filter has changed the request before ext_authz sees it.

@@ -27,6 +27,7 @@ type Gateway struct {
 
 	table    atomic.Pointer[Table]
 	upstream atomic.Pointer[upstream]
+	login    atomic.Pointer[loginGate] // the OIDCLogin in force; nil without one
 	ready    atomic.Bool
 
 	mu        sync.Mutex // serialises Apply and Shutdown
@@ -87,6 +88,8 @@ func (g *Gateway) Apply(snap *policy.Snapshot) error {
 	g.swapUpstream(snap.Settings)
 	g.dns.setInterval(dnsRefreshRate(snap.Mesh))
 	g.bindTable(t)
+	// The login is in force before new listeners accept: no request passes without sign-in.
+	g.applyLogin(snap)
 	// The Table is in place before new listeners accept, so no request finds its port missing.
 	g.table.Store(t)
 	g.updateAccessLog(t.AccessLog)

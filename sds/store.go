@@ -1,6 +1,7 @@
 package sds
 
 import (
+	"bytes"
 	"log/slog"
 	"maps"
 	"slices"
@@ -212,4 +213,14 @@ func (s *Store) Resolve(ns, resource string) (*Credential, bool) {
 		return nil, false
 	}
 	return &Credential{Name: name, Version: c.Version, Roots: c.Roots, RootCerts: c.RootCerts, RootsPEM: c.RootsPEM, CRL: c.CRL, CRLPEM: c.CRLPEM}, true
+}
+
+// SecretValue returns one key of a Secret's data as its source supplied it, whether or not the
+// Secret is a usable TLS credential: a Secret holding only an OIDC client secret is rejected as a
+// credential but its data is kept here. The caller must never log or print the value.
+func (s *Store) SecretValue(namespace, name, key string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.raw[namespace+"/"+name][key]
+	return bytes.Clone(v), ok
 }
