@@ -289,8 +289,8 @@ func TestGRPCProvider(t *testing.T) {
 	srv := &grpcAuth{}
 	port := startGRPCAuth(t, srv)
 	set, errs := Compile(mesh(t, `{"extensionProviders": [
-	  {"name": "g", "envoyExtAuthzGrpc": {"service": "127.0.0.1", "port": `+port+`, "timeout": "0.05s", "includeRequestBodyInCheck": {"maxRequestBytes": 100, "packAsBytes": true}}},
-	  {"name": "open", "envoyExtAuthzGrpc": {"service": "127.0.0.1", "port": `+port+`, "timeout": "0.05s", "failOpen": true}}]}`), Options{})
+	  {"name": "g", "envoyExtAuthzGrpc": {"service": "127.0.0.1", "port": `+port+`, "timeout": "1s", "includeRequestBodyInCheck": {"maxRequestBytes": 100, "packAsBytes": true}}},
+	  {"name": "open", "envoyExtAuthzGrpc": {"service": "127.0.0.1", "port": `+port+`, "timeout": "1s", "failOpen": true}}]}`), Options{})
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}
