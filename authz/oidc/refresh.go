@@ -23,16 +23,17 @@ const (
 )
 
 // tokenDeadline is when s's tokens should have been refreshed by, and whether they can be: the
-// earlier of the access token's expiry and the id token's exp, less the margin. The id token
-// counts only while it is unexpired: a provider that refreshes without a new id token (OIDC
-// Core 12.2 allows it) would otherwise make every request refresh.
+// earlier of the access token's expiry and the id token's exp, less the margin. An id token kept
+// from an earlier grant (a refresh returned none, as OIDC Core 12.2 allows) does not count: it
+// would make every request refresh. The deadline depends on s alone, never on now, so once a
+// session is due it stays due until its tokens change.
 func tokenDeadline(s *session.Session, now time.Time) (time.Time, bool) {
 	if s.RefreshToken == "" {
 		return time.Time{}, false
 	}
 	issued := claimTime(s.Claims, "iat")
 	exp := s.TokenExpiry
-	if idExp := claimTime(s.Claims, "exp"); !idExp.IsZero() && now.Before(idExp) && (exp.IsZero() || idExp.Before(exp)) {
+	if idExp := claimTime(s.Claims, "exp"); !s.IDTokenKept && !idExp.IsZero() && (exp.IsZero() || idExp.Before(exp)) {
 		exp = idExp
 	}
 	if exp.IsZero() {
@@ -194,7 +195,9 @@ func withTokens(ctx context.Context, d *discovered, s *session.Session, tok *oau
 		if err := idt.Claims(&claims); err != nil {
 			return nil, err
 		}
-		next.IDToken, next.Claims = rawID, claims
+		next.IDToken, next.Claims, next.IDTokenKept = rawID, claims, false
+	} else {
+		next.IDTokenKept = true
 	}
 	return &next, nil
 }

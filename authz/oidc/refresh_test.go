@@ -39,7 +39,11 @@ func TestNeedsRefresh(t *testing.T) {
 		{"short-lived: in the last tenth", session.Session{RefreshToken: "r", TokenExpiry: t0.Add(10 * time.Second), Claims: map[string]any{"iat": unix(0)}}, 9 * time.Second, true},
 		{"expired", session.Session{RefreshToken: "r", TokenExpiry: t0}, time.Hour, true},
 		{"id token expires first", session.Session{RefreshToken: "r", TokenExpiry: t0.Add(time.Hour), Claims: map[string]any{"iat": unix(0), "exp": unix(time.Minute)}}, 55 * time.Second, true},
-		{"expired id token no longer counts", session.Session{RefreshToken: "r", TokenExpiry: t0.Add(time.Hour), Claims: map[string]any{"iat": unix(0), "exp": unix(time.Minute)}}, 2 * time.Minute, false},
+		{"an expired id token stays due", session.Session{RefreshToken: "r", TokenExpiry: t0.Add(time.Hour), Claims: map[string]any{"iat": unix(0), "exp": unix(time.Minute)}}, 2 * time.Minute, true},
+		{"an id token kept from an earlier grant does not count", session.Session{RefreshToken: "r", TokenExpiry: t0.Add(time.Hour), IDTokenKept: true, Claims: map[string]any{"iat": unix(0), "exp": unix(time.Minute)}}, 2 * time.Minute, false},
+		// The id token and the access token expire nearly together; once due, a session stays
+		// due past the id token's exp (a deadline that moved back would pass stale tokens on).
+		{"due past the id token's exp while the access token lives", session.Session{RefreshToken: "r", TokenExpiry: t0.Add(2*time.Second + 300*time.Millisecond), Claims: map[string]any{"iat": unix(0), "exp": unix(2 * time.Second)}}, 2*time.Second + 100*time.Millisecond, true},
 		{"id token only", session.Session{RefreshToken: "r", Claims: map[string]any{"iat": unix(0), "exp": unix(time.Hour)}}, time.Hour - 10*time.Second, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,9 @@ type Session struct {
 	RefreshToken string
 	// TokenExpiry is when the access token expires; zero when the provider gave no expiry.
 	TokenExpiry time.Time
+	// IDTokenKept is set when the last refresh returned no id token (OIDC Core 12.2 allows it):
+	// IDToken and Claims are from an earlier grant, so their exp no longer says when to refresh.
+	IDTokenKept bool
 	// Created is the sign-in time, which the absolute lifetime counts from; a store sets it on
 	// the first Put when zero.
 	Created time.Time
