@@ -7,9 +7,11 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse-dev/gatehouse/authz/oidc"
-	"github.com/gatehouse-dev/gatehouse/authz/oidc/session"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -29,8 +31,29 @@ type loginGate struct {
 	// What the next snapshot compares against to keep this login, or at least its sessions.
 	specKey  string
 	secret   string
-	storeKey string
-	store    session.Store
+	sessions *sessionStore
+}
+
+// retiredStoreGrace is how long a replaced Redis connection stays open for the requests still
+// running on the gate that used it.
+const retiredStoreGrace = time.Minute
+
+// retire closes prev's Redis connection once next no longer uses it, after the requests in
+// flight on prev have had time to finish.
+func retire(prev, next *loginGate) {
+	old := prev.redisClient()
+	if old == nil || old == next.redisClient() {
+		return
+	}
+	time.AfterFunc(retiredStoreGrace, func() { _ = old.Close() })
+}
+
+// redisClient is the Redis connection g's sessions use; nil for none.
+func (g *loginGate) redisClient() *redis.Client {
+	if g == nil {
+		return nil
+	}
+	return g.sessions.redisClient()
 }
 
 // selectLogin returns the OIDCLogin whose selector takes this gateway workload: labels match, and
@@ -63,6 +86,7 @@ func (g *Gateway) applyLogin(snap *policy.Snapshot) {
 		if prev != nil {
 			g.log.Info("oidc login removed", "login", prev.name)
 			g.login.Store(nil)
+			retire(prev, nil)
 		}
 		return
 	}
@@ -76,12 +100,13 @@ func (g *Gateway) applyLogin(snap *policy.Snapshot) {
 		g.log.Info("oidc login in force", "login", gate.name, "version", snap.Version, "issuer", gate.issuer)
 	}
 	g.login.Store(gate)
+	retire(prev, gate)
 }
 
 // buildLogin compiles one OIDCLogin, reusing what prev has that is still valid.
 func (g *Gateway) buildLogin(r *policy.Resource, prev *loginGate) *loginGate {
 	spec := r.Spec.(*policy.OIDCLogin)
-	gate := &loginGate{name: r.NamespacedName(), issuer: spec.Issuer, specKey: fingerprint(spec), storeKey: storeFingerprint(r, spec)}
+	gate := &loginGate{name: r.NamespacedName(), issuer: spec.Issuer, specKey: fingerprint(spec)}
 	ref := spec.ClientSecret
 	secret, err := g.clientSecret(r.Namespace, ref)
 	if err != nil {
@@ -89,16 +114,21 @@ func (g *Gateway) buildLogin(r *policy.Resource, prev *loginGate) *loginGate {
 		return gate
 	}
 	gate.secret = secret
-	if prev != nil && prev.broken == nil && prev.name == gate.name && prev.specKey == gate.specKey && prev.secret == secret {
+	storeKey := g.storeFingerprint(r, spec)
+	if prev != nil && prev.broken == nil && prev.name == gate.name && prev.specKey == gate.specKey && prev.secret == secret && prev.sessions.key == storeKey {
 		return prev
 	}
-	if prev != nil && prev.store != nil && prev.storeKey == gate.storeKey {
-		gate.store = prev.store
-	} else if gate.store, err = newSessionStore(spec); err != nil {
-		gate.broken = fmt.Errorf("oidclogin %s: spec.session.store: %w", gate.name, err)
+	var prevStore *sessionStore
+	if prev != nil {
+		prevStore = prev.sessions
+	}
+	if prevStore != nil && prevStore.key == storeKey {
+		gate.sessions = prevStore
+	} else if gate.sessions, err = g.newSessionStore(r.Namespace, spec, storeKey, prevStore); err != nil {
+		gate.broken = fmt.Errorf("oidclogin %s: spec.session: %w", gate.name, err)
 		return gate
 	}
-	gate.login, err = oidc.New(oidc.Options{Name: gate.name, Spec: spec, ClientSecret: secret, Store: gate.store, Logger: g.log})
+	gate.login, err = oidc.New(oidc.Options{Name: gate.name, Spec: spec, ClientSecret: secret, Store: gate.sessions.store, Logger: g.log})
 	if err != nil {
 		gate.broken = fmt.Errorf("oidclogin %s: %w", gate.name, err)
 	}
@@ -120,28 +150,23 @@ func (g *Gateway) clientSecret(namespace string, ref policy.SecretKeyRef) (strin
 	return strings.TrimRight(string(v), "\r\n"), nil
 }
 
-// newSessionStore is the store an OIDCLogin asks for.
-func newSessionStore(spec *policy.OIDCLogin) (session.Store, error) {
-	switch spec.Session.Store {
-	case policy.OIDCStoreMemory:
-		return session.NewMemory(session.MemoryOptions{Lifetimes: session.Lifetimes{
-			Absolute: spec.Session.AbsoluteLifetime.Std(), Idle: spec.Session.IdleLifetime.Std(),
-		}}), nil
-	}
-	// TODO(issue 7): the Redis store, once package session has it.
-	return nil, fmt.Errorf("%q is not available in the gateway yet", spec.Session.Store)
-}
-
 // fingerprint is a comparable form of a compiled spec (decoding fills every default).
 func fingerprint(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
 
-// storeFingerprint is what sessions depend on: who issued them, for which client, kept how.
-// Sessions survive any other change (headers, paths, scopes).
-func storeFingerprint(r *policy.Resource, spec *policy.OIDCLogin) string {
-	return fingerprint([]any{r.NamespacedName(), spec.Issuer, spec.ClientID, spec.Session})
+// storeFingerprint is what sessions depend on: who issued them, for which client, kept how,
+// and for Redis the encryption keys (hashed). Sessions survive any other change (headers,
+// paths, scopes).
+func (g *Gateway) storeFingerprint(r *policy.Resource, spec *policy.OIDCLogin) string {
+	keys := ""
+	if rd := spec.Session.Redis; spec.Session.Store == policy.OIDCStoreRedis && rd != nil && g.opts.Credentials != nil {
+		if data, ok := g.opts.Credentials.SecretData(r.Namespace, rd.Keys.Name); ok {
+			keys = keysFingerprint(data)
+		}
+	}
+	return fingerprint([]any{r.NamespacedName(), spec.Issuer, spec.ClientID, spec.Session, keys})
 }
 
 // hasBearer reports whether the client sent an `Authorization: Bearer` header (RFC 6750 §2.1;

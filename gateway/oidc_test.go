@@ -98,10 +98,10 @@ func TestLoginReload(t *testing.T) {
 		t.Error("an unchanged login was rebuilt")
 	}
 	changed := apply(strings.Replace(doc, "kubeflow-userid", "x-user", 1))
-	if changed == first || changed.store != first.store {
-		t.Errorf("a header change: rebuilt %v, same store %v; want a new login on the same store", changed != first, changed.store == first.store)
+	if changed == first || changed.sessions != first.sessions {
+		t.Errorf("a header change: rebuilt %v, same store %v; want a new login on the same store", changed != first, changed.sessions == first.sessions)
 	}
-	if other := apply(strings.Replace(doc, "clientID: gatehouse", "clientID: other", 1)); other.store == first.store {
+	if other := apply(strings.Replace(doc, "clientID: gatehouse", "clientID: other", 1)); other.sessions == first.sessions {
 		t.Error("a new client kept the old client's sessions")
 	}
 	s.store.ReplaceSource("test", nil) // the Secret is deleted
@@ -151,7 +151,7 @@ spec:
 		id := session.NewID()
 		sess := &session.Session{Issuer: "https://issuer.test", Subject: "x", IDToken: token,
 			Claims: map[string]any{"email": email}}
-		if err := g.login.Load().store.Put(context.Background(), id, sess); err != nil {
+		if err := g.login.Load().sessions.store.Put(context.Background(), id, sess); err != nil {
 			t.Fatal(err)
 		}
 		return "__Host-gatehouse-session=" + id

@@ -215,6 +215,22 @@ func (s *Store) Resolve(ns, resource string) (*Credential, bool) {
 	return &Credential{Name: name, Version: c.Version, Roots: c.Roots, RootCerts: c.RootCerts, RootsPEM: c.RootsPEM, CRL: c.CRL, CRLPEM: c.CRLPEM}, true
 }
 
+// SecretData returns a copy of all of a Secret's data, for consumers whose layout is "every key
+// counts" (the OIDC login's session encryption keys). The caller must never log or print it.
+func (s *Store) SecretData(namespace, name string) (map[string][]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, ok := s.raw[namespace+"/"+name]
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string][]byte, len(data))
+	for k, v := range data {
+		out[k] = bytes.Clone(v)
+	}
+	return out, true
+}
+
 // SecretValue returns one key of a Secret's data as its source supplied it, whether or not the
 // Secret is a usable TLS credential: a Secret holding only an OIDC client secret is rejected as a
 // credential but its data is kept here. The caller must never log or print the value.
