@@ -106,6 +106,14 @@ func (s *Store) ReplaceSource(source string, items map[string]map[string][]byte)
 
 // ingest parses one item; it reports whether the credential in force changed. Called with mu held.
 func (s *Store) ingest(name string, data map[string][]byte) bool {
+	if _, had := s.creds[name]; !had && !holdsTLS(data) {
+		// An OIDC client secret, session keys, …: kept for its data (SecretValue, SecretData),
+		// neither a credential nor a rejected one. A credential edited into this shape is still
+		// rejected below, loudly, and its last good version keeps serving.
+		delete(s.errs, name)
+		s.log.Debug("secret holds no TLS credential; kept for its data", "name", name)
+		return false
+	}
 	c, warnings, err := ParseSecret(data, s.now())
 	if err != nil {
 		s.errs[name] = err
@@ -131,6 +139,19 @@ func (s *Store) ingest(name string, data map[string][]byte) bool {
 		s.log.Info("credential loaded", "name", name, "serial", c.Serial(), "notAfter", c.NotAfter())
 	}
 	return true
+}
+
+// holdsTLS reports whether a Secret has any key of either Istio TLS layout (a certificate, a
+// private key or a CA bundle).
+func holdsTLS(data map[string][]byte) bool {
+	for _, keys := range [][]string{certKeys, keyKeys, rootsKeys} {
+		for _, k := range keys {
+			if _, ok := data[k]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func sameData(a, b map[string][]byte) bool {

@@ -157,3 +157,20 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreKeepsNonTLSSecretsQuietly: a Secret with no key of either TLS layout (an OIDC client
+// secret) is neither a credential nor a rejected one; its data stays readable.
+func TestStoreKeepsNonTLSSecretsQuietly(t *testing.T) {
+	t.Parallel()
+	s := NewStore(StoreOptions{})
+	s.ReplaceSource("files", map[string]map[string][]byte{"istio-system/oidc-client": {"client-secret": []byte("s3cret")}})
+	if err := s.Rejected("istio-system/oidc-client"); err != nil {
+		t.Errorf("a client-secret Secret was rejected as a credential: %v", err)
+	}
+	if _, ok := s.Get("istio-system/oidc-client"); ok {
+		t.Error("a client-secret Secret became a credential")
+	}
+	if v, ok := s.SecretValue("istio-system", "oidc-client", "client-secret"); !ok || string(v) != "s3cret" {
+		t.Errorf("SecretValue = %q, %v", v, ok)
+	}
+}
