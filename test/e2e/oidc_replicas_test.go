@@ -42,23 +42,7 @@ func TestOIDCTwoReplicas(t *testing.T) {
 	writeFile(t, dir, "secrets.yaml", docs(secretYAML("gw-cert", "tls", gwCert.cert, gwCert.key, ""),
 		"apiVersion: v1\nkind: Secret\nmetadata: {name: oidc-client, namespace: istio-system}\nstringData:\n  client-secret: replicas-secret\n",
 		"apiVersion: v1\nkind: Secret\nmetadata: {name: session-keys, namespace: istio-system}\nstringData:\n  \"2025-01\": "+sessionKey+"\n"))
-	writeFile(t, dir, "edge.yaml", docs(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: ["*"]
-    tls: {mode: SIMPLE, credentialName: gw-cert}
-`, `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  http: [{route: [{destination: {host: backend.internal}}]}]
-`, staticEntry("backend", "istio-system", "backend.internal", 80, "HTTP", backend(t, "app")),
+	writeFile(t, dir, "edge.yaml", docs(httpsEdge(t),
 		`apiVersion: gatehouse.dev/v1alpha1
 kind: OIDCLogin
 metadata: {name: login, namespace: istio-system}

@@ -17,20 +17,11 @@ import (
 // TestOIDCLogin follows a browser through the OIDC login at an HTTPS gateway (issue 7), against
 // the real oidc-provider. The provider is http://127.0.0.1 and the gateway https://localhost, so
 // their cookies never meet, as a real deployment's hosts differ.
-func TestOIDCLogin(t *testing.T) {
-	t.Parallel()
-	if _, err := oidcpeer.Installed(); err != nil {
-		t.Fatal(err)
-	}
-	gwCA := newCA(t, "oidc-gw-ca")
-	gwCert := gwCA.issue(t, leafOpts{dns: []string{"localhost"}})
-	providerPort := freePort(t)
-	issuer := fmt.Sprintf("http://127.0.0.1:%d", providerPort)
-
-	dir := t.TempDir()
-	writeFile(t, dir, "secrets.yaml", docs(secretYAML("gw-cert", "tls", gwCert.cert, gwCert.key, ""),
-		"apiVersion: v1\nkind: Secret\nmetadata: {name: oidc-client, namespace: istio-system}\nstringData:\n  client-secret: s3cret/with+odd=chars\n"))
-	writeFile(t, dir, "edge.yaml", docs(`apiVersion: networking.istio.io/v1
+// httpsEdge is the sign-in tests' edge: HTTPS on 443 with the Secret gw-cert for every host,
+// routed to a demo backend (Secure cookies are only sent over HTTPS).
+func httpsEdge(t *testing.T) string {
+	t.Helper()
+	return docs(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: istio-system}
 spec:
@@ -46,7 +37,23 @@ spec:
   hosts: ["*"]
   gateways: [edge]
   http: [{route: [{destination: {host: backend.internal}}]}]
-`, staticEntry("backend", "istio-system", "backend.internal", 80, "HTTP", backend(t, "app")),
+`, staticEntry("backend", "istio-system", "backend.internal", 80, "HTTP", backend(t, "app")))
+}
+
+func TestOIDCLogin(t *testing.T) {
+	t.Parallel()
+	if _, err := oidcpeer.Installed(); err != nil {
+		t.Fatal(err)
+	}
+	gwCA := newCA(t, "oidc-gw-ca")
+	gwCert := gwCA.issue(t, leafOpts{dns: []string{"localhost"}})
+	providerPort := freePort(t)
+	issuer := fmt.Sprintf("http://127.0.0.1:%d", providerPort)
+
+	dir := t.TempDir()
+	writeFile(t, dir, "secrets.yaml", docs(secretYAML("gw-cert", "tls", gwCert.cert, gwCert.key, ""),
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: oidc-client, namespace: istio-system}\nstringData:\n  client-secret: s3cret/with+odd=chars\n"))
+	writeFile(t, dir, "edge.yaml", docs(httpsEdge(t),
 		`apiVersion: gatehouse.dev/v1alpha1
 kind: OIDCLogin
 metadata: {name: login, namespace: istio-system}
