@@ -7,8 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/test/peers/loopback"
 )
 
 // bin is the gatehouse binary under test, built once by TestMain.
@@ -42,39 +42,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// Ports handed out by freePort come from below the kernel's ephemeral range (32768 and up on
-// Linux), so a client connection's source port can never take one between freePort and the
-// process that binds it; handed lists what this test binary gave out already.
-const (
-	firstTestPort = 20000
-	lastTestPort  = 32767
-)
-
-var (
-	portsMu sync.Mutex
-	handed  = map[int]bool{}
-)
-
 // freePort returns a loopback port that was free a moment ago and that no other test got.
 func freePort(t *testing.T) int {
 	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 1000 {
-		p := firstTestPort + rand.IntN(lastTestPort-firstTestPort+1)
-		if handed[p] {
-			continue
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		handed[p] = true
-		return p
-	}
-	t.Fatal("no free loopback port below the ephemeral range")
-	return 0
+	return loopback.FreePort(t)
 }
 
 // process is a started gatehouse subcommand whose output is kept for failure messages.

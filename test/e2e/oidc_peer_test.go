@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/test/peers/oidcpeer"
+	"github.com/gatehouse-dev/gatehouse/test/peers/redispeer"
 )
 
 // The real peers of the OIDC login tests (issue 7): npm oidc-provider, driven by
@@ -34,24 +33,6 @@ func startOIDCProvider(t *testing.T, o oidcpeer.Options, tlsCA *ca, tlsPair *pai
 		o.RootCAs.AddCert(tlsCA.cert)
 	}
 	return oidcpeer.Start(t, o)
-}
-
-// startPeer runs a peer program until the test ends, keeping its output for failure messages.
-func startPeer(t *testing.T, name string, argv ...string) *process {
-	t.Helper()
-	p := &process{cmd: exec.Command(argv[0], argv[1:]...), out: &syncBuffer{}}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.out.String())
-		}
-	})
-	return p
 }
 
 // jwtClaims returns the unverified payload of a JWT, for asserting on what a peer issued.
@@ -72,44 +53,14 @@ func jwtClaims(t *testing.T, jwt string) map[string]any {
 	return claims
 }
 
-// startRedis starts a redis-server on a free loopback port, with no persistence, and returns its
-// address once it answers PING.
+// startRedis starts a throwaway redis-server (no persistence) on a free loopback port and
+// returns its address; make test installs it, so its absence fails the test.
 func startRedis(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is not installed: run `make test`, which installs the test peers")
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	_, port, _ := net.SplitHostPort(addr)
-	p := startPeer(t, "redis-server", bin, "--bind", "127.0.0.1", "--port", port,
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--daemonize", "no")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		reply, err := redisPing(addr)
-		if err == nil && reply == "+PONG" {
-			return addr
-		}
-		if p.cmd.ProcessState != nil || time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not answer PING in time (last: %q, %v)", addr, reply, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// redisPing sends an inline PING and returns the reply line.
-func redisPing(addr string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return "", err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	return strings.TrimRight(line, "\r\n"), err
+	return redispeer.Start(t)
 }
 
 // pkcePair returns a PKCE verifier and its S256 challenge (RFC 7636 4.1, 4.2).
@@ -126,7 +77,7 @@ func TestOIDCPeer(t *testing.T) {
 	t.Parallel()
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
-		if reply, err := redisPing(startRedis(t)); err != nil || reply != "+PONG" {
+		if reply, err := redispeer.Ping(startRedis(t)); err != nil || reply != "+PONG" {
 			t.Fatalf("PING: %q, %v", reply, err)
 		}
 	})

@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/test/peers/loopback"
 )
 
 // Client is a relying party registered at the provider.
@@ -145,7 +146,7 @@ func Start(t testing.TB, o Options) *Peer {
 	}
 	port := o.Port
 	if port == 0 {
-		port = freePort(t)
+		port = loopback.FreePort(t)
 	}
 	peer := &Peer{Client: &http.Client{Timeout: 10 * time.Second}, out: &syncBuffer{}}
 	type tlsFiles struct {
@@ -223,17 +224,6 @@ func Start(t testing.TB, o Options) *Peer {
 		}
 		time.Sleep(50 * time.Millisecond) // polling a process we cannot subscribe to
 	}
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 type syncBuffer struct {

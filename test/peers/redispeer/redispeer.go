@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/test/peers/loopback"
 )
 
 // Start runs redis-server on a free loopback port, without persistence, until the test ends,
@@ -23,13 +26,8 @@ func Start(t testing.TB) string {
 	if err != nil {
 		t.Skip("skipping: redis-server is not installed: run `make test`, which installs the test peers")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	ln.Close()
+	port := strconv.Itoa(loopback.FreePort(t))
+	addr := net.JoinHostPort("127.0.0.1", port)
 
 	out := &syncBuffer{}
 	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
@@ -52,7 +50,7 @@ func Start(t testing.TB) string {
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		reply, err := ping(addr)
+		reply, err := Ping(addr)
 		if err == nil && reply == "+PONG" {
 			return addr
 		}
@@ -68,8 +66,8 @@ func Start(t testing.TB) string {
 	}
 }
 
-// ping sends an inline PING and returns the reply line.
-func ping(addr string) (string, error) {
+// Ping sends an inline PING to the Redis at addr and returns the reply line ("+PONG").
+func Ping(addr string) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		return "", err
