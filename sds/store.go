@@ -37,6 +37,9 @@ type Store struct {
 	errs    map[string]error                        // name -> why its current data is rejected
 	version uint64
 	watch   chan struct{} // closed and replaced on every change
+	// dataWatch is closed and replaced whenever any Secret's data changes, a credential or not:
+	// consumers of SecretValue and SecretData (an OIDC client secret, session keys) re-read then.
+	dataWatch chan struct{}
 }
 
 // NewStore returns an empty store.
@@ -49,11 +52,12 @@ func NewStore(opts StoreOptions) *Store {
 	}
 	s := &Store{
 		log: opts.Logger.With("component", "sds"), now: opts.Now,
-		sources: map[string]map[string]map[string][]byte{},
-		raw:     map[string]map[string][]byte{},
-		creds:   map[string]*Credential{},
-		errs:    map[string]error{},
-		watch:   make(chan struct{}),
+		sources:   map[string]map[string]map[string][]byte{},
+		raw:       map[string]map[string][]byte{},
+		creds:     map[string]*Credential{},
+		errs:      map[string]error{},
+		watch:     make(chan struct{}),
+		dataWatch: make(chan struct{}),
 	}
 	s.metrics = newStoreMetrics(opts.Registerer, s)
 	return s
@@ -95,6 +99,10 @@ func (s *Store) ReplaceSource(source string, items map[string]map[string][]byte)
 				changed = true
 			}
 		}
+	}
+	if !maps.EqualFunc(s.raw, merged, sameData) {
+		close(s.dataWatch)
+		s.dataWatch = make(chan struct{})
 	}
 	s.raw = merged
 	if changed {
@@ -197,6 +205,14 @@ func (s *Store) Version() (uint64, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.version, s.watch
+}
+
+// DataChanged returns a channel that is closed at the next change to any Secret's data, whether
+// or not it holds a credential: Version does not move for a Secret that is not one.
+func (s *Store) DataChanged() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dataWatch
 }
 
 // Istio's SDS resource names.

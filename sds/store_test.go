@@ -174,3 +174,40 @@ func TestStoreKeepsNonTLSSecretsQuietly(t *testing.T) {
 		t.Errorf("SecretValue = %q, %v", v, ok)
 	}
 }
+
+// TestStoreDataChanged: a change to a Secret that holds no credential moves no Version (SDS has
+// nothing to push) but closes DataChanged, so its readers re-read; an identical reload does not.
+func TestStoreDataChanged(t *testing.T) {
+	t.Parallel()
+	s := NewStore(StoreOptions{})
+	secret := func(v string) map[string]map[string][]byte {
+		return map[string]map[string][]byte{"istio-system/oidc-client": {"client-secret": []byte(v)}}
+	}
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	s.ReplaceSource("files", secret("one"))
+	v0, _ := s.Version()
+	ch := s.DataChanged()
+	s.ReplaceSource("files", secret("one"))
+	if closed(ch) {
+		t.Error("DataChanged closed by an identical reload")
+	}
+	s.ReplaceSource("files", secret("two"))
+	if !closed(ch) {
+		t.Error("DataChanged not closed when the client secret's value changed")
+	}
+	if v1, _ := s.Version(); v1 != v0 {
+		t.Errorf("Version moved from %d to %d for a Secret that is no credential", v0, v1)
+	}
+	ch = s.DataChanged()
+	s.ReplaceSource("files", nil)
+	if !closed(ch) {
+		t.Error("DataChanged not closed when the Secret was removed")
+	}
+}
