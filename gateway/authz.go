@@ -101,11 +101,15 @@ func (g *Gateway) authorize(sw *statusWriter, r *http.Request, x *exchange, ac *
 	}
 
 	if d.CustomProvider != "" {
-		// Envoy's jwt_authn filter has changed the request before ext_authz sees it.
-		if d.Allowed {
-			applyAuthzHeaders(r, &d)
+		// Istio puts ext_authz ahead of jwt_authn and RBAC: the provider sees the request as
+		// sent, and what it adds (oauth2-proxy's Authorization header) is what they then see.
+		var ok bool
+		if gate := g.providerLogin(d.CustomProvider); gate != nil {
+			d, ok = g.askLogin(sw, r, ar, d, gate)
+		} else {
+			d, ok = g.askCustom(sw, r, ar, d)
 		}
-		if !g.askCustom(sw, r, ar, &d) {
+		if !ok {
 			return false
 		}
 	}
@@ -124,9 +128,7 @@ func (g *Gateway) authorize(sw *statusWriter, r *http.Request, x *exchange, ac *
 		localReply(sw, status, d.Reason)
 		return false
 	}
-	if d.CustomProvider == "" {
-		applyAuthzHeaders(r, &d)
-	}
+	applyAuthzHeaders(r, &d)
 	return true
 }
 

@@ -33,20 +33,21 @@ func (g *Gateway) customProvider(name string) (provider.Provider, bool) {
 }
 
 // askCustom asks the CUSTOM provider the decision names, as Envoy's ext_authz filter does ahead
-// of RBAC: its denial (or error, unless it fails open) is the reply, with UAEX in the access log;
-// an allow applies its request and response changes and leaves the decision to d. It reports
-// whether the request may go on.
-func (g *Gateway) askCustom(sw *statusWriter, r *http.Request, ar *authz.Request, d *authz.Decision) bool {
+// of jwt_authn and RBAC: its denial (or error, unless it fails open) is the reply, with UAEX in
+// the access log. An allow applies its request and response changes; when it changed request
+// headers, jwt_authn and RBAC decide on the changed request, so the request is checked again. It
+// returns the decision that stands and whether the request may go on.
+func (g *Gateway) askCustom(sw *statusWriter, r *http.Request, ar *authz.Request, d authz.Decision) (authz.Decision, bool) {
 	p, ok := g.customProvider(d.CustomProvider)
 	if !ok {
 		// The Set changed since the engine decided: the provider is now unusable, which denies.
-		g.warnCustomOnce(d, "authz: the CUSTOM provider a policy names is not configured; requests it must check are denied")
+		g.warnCustomOnce(&d, "authz: the CUSTOM provider a policy names is not configured; requests it must check are denied")
 		g.customReply(sw, provider.Result{Status: http.StatusForbidden}, detailsExtAuthzError)
-		return false
+		return d, false
 	}
 	body, ok := g.customBody(sw, r, p)
 	if !ok {
-		return false
+		return d, false
 	}
 	res := p.Check(r.Context(), ar, body)
 	if !res.Allowed {
@@ -55,10 +56,14 @@ func (g *Gateway) askCustom(sw *statusWriter, r *http.Request, ar *authz.Request
 			details = detailsExtAuthzError
 		}
 		g.customReply(sw, res, details)
-		return false
+		return d, false
 	}
 	applyCustom(r, sw, &res)
-	return true
+	if len(res.UpstreamHeaders) > 0 || len(res.AppendUpstreamHeaders) > 0 || len(res.RemoveUpstreamHeaders) > 0 {
+		ar.Header = r.Header
+		d = g.opts.Authz.Check(r.Context(), ar)
+	}
+	return d, true
 }
 
 // customBody reads the body the provider asks for (one byte more than its maximum, to tell a

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -127,5 +128,57 @@ func TestAuthzCustomProviderDown(t *testing.T) {
 				t.Errorf("provider down: %d %q, want %d", res.StatusCode, body, tc.status)
 			}
 		})
+	}
+}
+
+// TestAuthzCustomThenJWT: Istio runs ext_authz ahead of jwt_authn and RBAC, so the token a
+// provider adds (oauth2-proxy's Authorization header, in Kubeflow) is what RequestAuthentication
+// verifies and AuthorizationPolicy reads, and a bad one is jwt_authn's 401.
+func TestAuthzCustomThenJWT(t *testing.T) {
+	t.Parallel()
+	iss := newTestIssuer(t)
+	good := iss.token(t, map[string]any{"sub": "alice"})
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			t.Errorf("provider saw Authorization %q; the client sent none", r.Header.Get("Authorization"))
+		}
+		token := good
+		if strings.HasSuffix(r.URL.Path, "/bad") {
+			token = good[:len(good)-4] + "AAAA"
+		}
+		w.Header().Set("Authorization", "Bearer "+token)
+	}))
+	t.Cleanup(auth.Close)
+	var hits atomic.Int64
+	app := authzBackend(t, &hits)
+	jwks, _ := json.Marshal(iss.JWKS)
+	g := startCustomGateway(t, edgeGateway, staticEntry("app", "app.internal", port(t, app)), routeAllToApp, customOnExt,
+		customMesh("    - name: ext\n      envoyExtAuthzHttp: {service: 127.0.0.1, port: "+port(t, auth)+", headersToUpstreamOnAllow: [authorization]}\n"),
+		`apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: istio-system}
+spec:
+  jwtRules:
+  - issuer: https://issuer.test
+    jwks: `+string(jwks)+`
+    outputClaimToHeaders: [{header: x-jwt-sub, claim: sub}]
+`, `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: signed-in, namespace: istio-system}
+spec:
+  action: ALLOW
+  rules: [{from: [{source: {requestPrincipals: ["https://issuer.test/alice"]}}]}]
+`)
+	addr := g.addr(t, 80)
+	res, body := rawGet(t, addr, "/ext/ok")
+	if res.StatusCode != 200 || res.Header.Get("X-Seen-Sub") != "alice" || res.Header.Get("X-Seen-Authorization") != "" {
+		t.Errorf("provider's token: %d %q, upstream saw sub %q and Authorization %q; want 200, alice, none (not forwarded)",
+			res.StatusCode, body, res.Header.Get("X-Seen-Sub"), res.Header.Get("X-Seen-Authorization"))
+	}
+	if res, body := rawGet(t, addr, "/ext/bad"); res.StatusCode != 401 || body != "Jwt verification fails" {
+		t.Errorf("provider's bad token: %d %q, want jwt_authn's 401", res.StatusCode, body)
+	}
+	if res, _ := rawGet(t, addr, "/other"); res.StatusCode != 403 {
+		t.Errorf("no CUSTOM match, no token: %d, want RBAC's 403", res.StatusCode)
 	}
 }

@@ -27,7 +27,7 @@ type Gateway struct {
 
 	table    atomic.Pointer[Table]
 	upstream atomic.Pointer[upstream]
-	login    atomic.Pointer[loginGate] // the OIDCLogin in force; nil without one
+	logins   atomic.Pointer[loginSet] // the OIDCLogins attached here; nil before the first Apply
 	ready    atomic.Bool
 
 	mu        sync.Mutex // serialises Apply and Shutdown
@@ -38,6 +38,8 @@ type Gateway struct {
 	// replaced by a settings change until their in-flight requests are done.
 	retiring sync.WaitGroup
 	stop     chan struct{}
+	// watchLoginSecrets starts the rebuild of the logins on Secret changes, with the first login.
+	watchLoginSecrets sync.Once
 
 	accessLogs accessLogs
 }
@@ -89,7 +91,7 @@ func (g *Gateway) Apply(snap *policy.Snapshot) error {
 	g.dns.setInterval(dnsRefreshRate(snap.Mesh))
 	g.bindTable(t)
 	// The login is in force before new listeners accept: no request passes without sign-in.
-	g.applyLogin(snap)
+	g.applyLogins(snap)
 	// The Table is in place before new listeners accept, so no request finds its port missing.
 	g.table.Store(t)
 	g.updateAccessLog(t.AccessLog)
@@ -202,6 +204,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if u := g.upstream.Load(); u != nil {
 		u.closeIdle()
 	}
+	g.closeLogins()
 	g.stopAccessLog()
 	return errors.Join(errs...)
 }

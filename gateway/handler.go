@@ -53,7 +53,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// With authorization on, a request for no virtual host is still authorized first: Envoy's
 	// RBAC filter runs before the router finds no route.
-	if vh == nil && (t == nil || (g.opts.Authz == nil && g.login.Load() == nil)) {
+	if vh == nil && (t == nil || (g.opts.Authz == nil && !g.hasLogins())) {
 		rs.noRoute()
 		localReply(sw, http.StatusNotFound, "")
 		return
@@ -75,7 +75,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(ctx, routeStateKey{}, rs))
 	// Authentication and authorization come first in an Istio gateway's filter chain, on the
 	// normalized path: a denied request reaches no route, fault or upstream.
-	if g.opts.Authz != nil || g.login.Load() != nil {
+	if g.opts.Authz != nil || g.hasLogins() {
 		if !g.authenticate(sw, r, rs.x) {
 			return
 		}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -87,7 +88,7 @@ func TestLoginReload(t *testing.T) {
 		if err := g.Apply(snapshot(t, 1, append([]string{edgeGateway}, docs...)...)); err != nil {
 			t.Fatal(err)
 		}
-		return g.login.Load()
+		return g.selectedLogin()
 	}
 	doc := loginDoc("a", "istio-system", "istio: ingressgateway")
 	first := apply(doc)
@@ -111,6 +112,30 @@ func TestLoginReload(t *testing.T) {
 	if none := apply(); none != nil {
 		t.Errorf("login removed from config still in force: %+v", none)
 	}
+}
+
+// TestLoginFollowsSecretData: a rotated client secret or session key changes a Secret's data
+// only, which publishes no snapshot; the gateway rebuilds its logins from the last one, and
+// fails closed when the Secret goes away.
+func TestLoginFollowsSecretData(t *testing.T) {
+	t.Parallel()
+	s := newSecrets()
+	s.put("oidc-client", "client-secret", []byte("one"))
+	g := newTestGateway(t, map[uint32]uint32{80: 0}, func(o *Options) { o.Credentials = s.store })
+	if err := g.Apply(snapshot(t, 1, edgeGateway, loginDoc("a", "istio-system", "istio: ingressgateway"))); err != nil {
+		t.Fatal(err)
+	}
+	first := g.selectedLogin()
+	s.put("oidc-client", "client-secret", []byte("two"))
+	eventually(t, "the rotated client secret in force", func() bool { return g.selectedLogin().secret == "two" })
+	if g.selectedLogin().sessions != first.sessions {
+		t.Error("a rotated client secret signed everyone out (new session store)")
+	}
+	s.mu.Lock()
+	delete(s.items, "istio-system/oidc-client")
+	s.store.ReplaceSource("test", maps.Clone(s.items))
+	s.mu.Unlock()
+	eventually(t, "the login failing closed without its Secret", func() bool { return g.selectedLogin().broken != nil })
 }
 
 // TestLoginRequests drives the request path: the login runs before RequestAuthentication and
@@ -151,7 +176,7 @@ spec:
 		id := session.NewID()
 		sess := &session.Session{Issuer: "https://issuer.test", Subject: "x", IDToken: token,
 			Claims: map[string]any{"email": email}}
-		if err := g.login.Load().sessions.store.Put(context.Background(), id, sess); err != nil {
+		if err := g.selectedLogin().sessions.store.Put(context.Background(), id, sess); err != nil {
 			t.Fatal(err)
 		}
 		return "__Host-gatehouse-session=" + id

@@ -90,7 +90,7 @@ func TestLoginRedisStore(t *testing.T) {
 		if err := g.Apply(snapshot(t, 1, edgeGateway, doc)); err != nil {
 			t.Fatal(err)
 		}
-		return g.login.Load()
+		return g.selectedLogin()
 	}
 	first := apply()
 	if first == nil || first.broken != nil {

@@ -23,10 +23,18 @@ import (
 type customProviders struct {
 	log *slog.Logger
 	cur atomic.Pointer[provider.Set]
+	// logins are the provider names OIDCLogins serve: a gateway runs the login in place of the
+	// service MeshConfig names, so the provider is usable whether or not that service is.
+	logins atomic.Pointer[map[string]bool]
 }
 
 // ready is the engine's CustomProviderReady.
-func (c *customProviders) ready(name string) bool { return c.cur.Load().Has(name) }
+func (c *customProviders) ready(name string) bool {
+	if l := c.logins.Load(); l != nil && (*l)[name] {
+		return true
+	}
+	return c.cur.Load().Has(name)
+}
 
 // current is the gateway's Providers.
 func (c *customProviders) current() *provider.Set { return c.cur.Load() }
@@ -55,6 +63,13 @@ func (c *customProviders) apply(snap *policy.Snapshot) {
 		}
 		c.log.Error("authz: extension provider unusable; CUSTOM rules naming it deny what they match", "version", snap.Version, "error", err)
 	}
+	logins := map[string]bool{}
+	for _, r := range snap.List(policy.KindOIDCLogin) {
+		if o, ok := r.Spec.(*policy.OIDCLogin); ok && o.Provider != "" {
+			logins[o.Provider] = true
+		}
+	}
+	c.logins.Store(&logins)
 	c.cur.Store(set)
 	prev.Retire(set)
 }
