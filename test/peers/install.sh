@@ -5,6 +5,7 @@
 #   nginx: a real TLS backend that terminates its own TLS behind a PASSTHROUGH server
 #   redis-server: the shared session store two gatehouse replicas use (issue 7)
 #   node + npm oidc-provider: the OpenID provider the OIDC login tests sign in against (issue 7)
+#   pebble + pebble-challtestsrv: the ACME server and its DNS the gateway's ACME tests order from (issue 8)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 need=()
@@ -35,5 +36,20 @@ if [ ! -e "$oidc_dir/.complete" ] || ! cmp -s "$here/oidc/package-lock.json" "$o
   (cd "$oidc_dir" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
   touch "$oidc_dir/.complete"
 fi
+# pebble is pinned by the Version const in test/peers/pebblepeer/version.go and built from the Go
+# module proxy once per version into the same cache, where pebblepeer.Installed finds it.
+pebble_version=$(sed -n 's/^const Version = "\(.*\)"$/\1/p' "$here/pebblepeer/version.go")
+: "${pebble_version:?no const Version line in test/peers/pebblepeer/version.go}"
+pebble_dir="${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse-peers/pebble-$pebble_version"
+if [ ! -e "$pebble_dir/.complete" ]; then
+  rm -rf "$pebble_dir"
+  mkdir -p "$pebble_dir"
+  # From outside our module, so that our go.mod plays no part in pebble's build.
+  (cd "$pebble_dir" && GOBIN="$pebble_dir" go install \
+    "github.com/letsencrypt/pebble/v2/cmd/pebble@$pebble_version" \
+    "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$pebble_version")
+  touch "$pebble_dir/.complete"
+fi
 echo "peers: curl $(curl --version | head -1 | cut -d' ' -f2), $(openssl version | cut -d' ' -f1-2), $("$nginx_bin" -v 2>&1 | cut -d' ' -f3)," \
-  "redis $(redis-server --version | grep -o 'v=[^ ]*' | cut -d= -f2), node $(node --version), oidc-provider $oidc_version"
+  "redis $(redis-server --version | grep -o 'v=[^ ]*' | cut -d= -f2), node $(node --version), oidc-provider $oidc_version," \
+  "pebble $pebble_version"
