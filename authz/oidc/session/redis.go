@@ -118,14 +118,28 @@ func (r *Redis) Get(ctx context.Context, id string) (*Session, error) {
 	if exp := r.lifetimes.Expiry(st.Created, time.UnixMilli(seenMS)); !exp.IsZero() && !now.Before(exp) {
 		return nil, ErrNotFound
 	}
-	if err := r.setSeen(ctx, k, st.Created, now); err != nil {
-		return nil, fmt.Errorf("session: redis: get session: recording the use: %w", err)
+	seen := time.UnixMilli(seenMS)
+	if now.Sub(seen) >= r.lifetimes.touchEvery() {
+		if err := r.setSeen(ctx, k, st.Created, now); err != nil {
+			return nil, fmt.Errorf("session: redis: get session: recording the use: %w", err)
+		}
+		seen = now
 	}
 	return &Session{
 		Issuer: st.Issuer, Subject: st.Subject, Claims: st.Claims,
 		IDToken: st.IDToken, AccessToken: st.AccessToken, RefreshToken: st.RefreshToken,
-		TokenExpiry: st.TokenExpiry, Created: st.Created, LastSeen: now,
+		TokenExpiry: st.TokenExpiry, Created: st.Created, LastSeen: seen,
 	}, nil
+}
+
+// touchEvery is how stale the recorded last use may get before a Get records it again: a
+// sixtieth of the idle lifetime, at most a minute. Recording every use would be a second round
+// trip on every request; a session then ends at most that much before its idle lifetime.
+func (l Lifetimes) touchEvery() time.Duration {
+	if l.Idle <= 0 {
+		return time.Minute
+	}
+	return min(l.Idle/60, time.Minute)
 }
 
 func (r *Redis) setSeen(ctx context.Context, k string, created, now time.Time) error {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,5 +142,41 @@ func TestRedisTouchKeepsRefresh(t *testing.T) {
 	}
 	if n := s.client.Exists(ctx, s.key("s", "id")).Val(); n != 0 {
 		t.Fatal("a use after Delete brought the key back")
+	}
+}
+
+// TestRedisTouchThrottled: a Get records the use only once the recorded one is a sixtieth of
+// the idle lifetime old (at most a minute), so most requests cost one round trip, not two.
+func TestRedisTouchThrottled(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	start := time.Now().Truncate(time.Millisecond)
+	now.Store(start.UnixMilli())
+	s, err := NewRedis(RedisOptions{Client: redisClient(t), Keys: must(NewKeyRing(testKey("k1", 1))),
+		Lifetimes: Lifetimes{Absolute: 24 * time.Hour, Idle: time.Hour}, Now: func() time.Time { return time.UnixMilli(now.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := s.Put(ctx, "id", &Session{Subject: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	seen := func() string { return s.client.HGet(ctx, s.key("s", "id"), "seen").Val() }
+	recorded := seen()
+	for _, step := range []struct {
+		after   time.Duration
+		touched bool
+	}{{30 * time.Second, false}, {59 * time.Second, false}, {61 * time.Second, true}, {90 * time.Second, false}} {
+		now.Store(start.Add(step.after).UnixMilli())
+		got, err := s.Get(ctx, "id")
+		if err != nil {
+			t.Fatalf("Get after %v: %v", step.after, err)
+		}
+		if touched := seen() != recorded; touched != step.touched {
+			t.Errorf("Get after %v recorded the use: %v, want %v", step.after, touched, step.touched)
+		}
+		if recorded = seen(); got.LastSeen.UnixMilli() != must(strconv.ParseInt(recorded, 10, 64)) {
+			t.Errorf("Get after %v: LastSeen %v, recorded %s", step.after, got.LastSeen, recorded)
+		}
 	}
 }

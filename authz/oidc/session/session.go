@@ -33,7 +33,7 @@ type Session struct {
 	// the first Put when zero.
 	Created time.Time
 	// LastSeen is the last use, which the idle lifetime counts from; a store sets it on Put and
-	// on every Get.
+	// on Get (the Redis store only once the recorded use is a sixtieth of the idle lifetime old).
 	LastSeen time.Time
 }
 
