@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/test/peers/loopback"
+	"github.com/gatehouse-dev/gatehouse/test/peers/peerdir"
 )
 
 // Client is a relying party registered at the provider.
@@ -88,19 +89,6 @@ func peersDir() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-// cacheDir is where test/peers/install.sh puts what it installs outside the Debian packages:
-// ${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse-peers.
-func cacheDir() (string, error) {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "gatehouse-peers"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, ".cache", "gatehouse-peers"), nil
-}
-
 // Installed returns the node_modules directory holding the oidc-provider version that
 // test/peers/oidc/package.json pins, as install.sh laid it out, or why it cannot be used.
 func Installed() (string, error) {
@@ -117,7 +105,7 @@ func Installed() (string, error) {
 	if err := json.Unmarshal(raw, &pkg); err != nil {
 		return "", fmt.Errorf("test/peers/oidc/package.json: %w", err)
 	}
-	cache, err := cacheDir()
+	cache, err := peerdir.Cache()
 	if err != nil {
 		return "", err
 	}

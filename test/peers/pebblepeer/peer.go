@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/test/peers/loopback"
+	"github.com/gatehouse-dev/gatehouse/test/peers/peerdir"
 )
 
 // Options configure Start. The zero value is a working Pebble whose challenges go to free ports
@@ -71,23 +72,10 @@ type Peer struct {
 	dnsLog        string
 }
 
-// cacheDir is where test/peers/install.sh puts what it installs outside the Debian packages:
-// ${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse-peers.
-func cacheDir() (string, error) {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "gatehouse-peers"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, ".cache", "gatehouse-peers"), nil
-}
-
 // Installed returns the directory holding pebble and pebble-challtestsrv at Version, as
 // install.sh laid it out, or why it cannot be used.
 func Installed() (string, error) {
-	cache, err := cacheDir()
+	cache, err := peerdir.Cache()
 	if err != nil {
 		return "", err
 	}
