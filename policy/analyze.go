@@ -28,6 +28,7 @@ func analyze(c *Config, w Workload) Problems {
 	a.undefinedSubsets()
 	a.customProviders()
 	a.oidcLogins()
+	a.acmeIssuers()
 	return a.out
 }
 
@@ -109,7 +110,8 @@ func (a *analysis) gatewayCredentials() {
 			for _, field := range slices.Sorted(maps.Keys(names)) {
 				name := names[field]
 				s, ok := find(name)
-				if !ok {
+				acme := a.acmeFiller(a.workload.Namespace, name)
+				if !ok && acme == nil {
 					a.warn(gw, field, "Secret %s/%s not found: credentialName Secrets must be in the gateway's namespace%s",
 						a.workload.Namespace, name, elsewhere(secrets[name]))
 					continue
@@ -119,9 +121,17 @@ func (a *analysis) gatewayCredentials() {
 					_, ca1 := s.Data["ca.crt"]
 					_, ca2 := s.Data["cacert"]
 					_, sep := find(name + "-cacert")
+					if acme != nil {
+						// The ACME certificate, in force over a Secret of its name, carries no CA.
+						ca1, ca2 = false, false
+					}
 					if !ca1 && !ca2 && !sep && tls.GetCaCertCredentialName() == "" {
-						a.warn(gw, field, "%s needs a CA to verify clients: Secret %s/%s has no ca.crt or cacert key and there is no Secret %s-cacert",
-							mode, s.Namespace, name, name)
+						holder := fmt.Sprintf("Secret %s/%s has", s.Namespace, name)
+						if acme != nil {
+							holder = fmt.Sprintf("ACMEIssuer %s fills it with a certificate and key only, with", acme.NamespacedName())
+						}
+						a.warn(gw, field, "%s needs a CA to verify clients: %s no ca.crt or cacert key and there is no Secret %s-cacert",
+							mode, holder, name)
 					}
 				}
 			}

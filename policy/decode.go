@@ -111,7 +111,7 @@ func (o *decoded) document(file string, n *yaml.Node, firstSeen func(string) tim
 	case group == "" && version == "v1" && obj.kind == "ConfigMap":
 		o.configMap(file, obj, r, d, firstSeen)
 		return
-	case group == GatehouseGroup && obj.kind == string(KindSettings):
+	case group == GatehouseGroup && gatehouseKinds[Kind(obj.kind)] != nil:
 		if version != "v1alpha1" {
 			o.problems = append(o.problems, problemAt(Error, r, "apiVersion", fmt.Sprintf("%s is not a served version of %s (served: %s/v1alpha1)", obj.apiVersion, obj.kind, GatehouseGroup)))
 			return
@@ -119,20 +119,7 @@ func (o *decoded) document(file string, n *yaml.Node, firstSeen func(string) tim
 		if !o.meta(obj, r, d, "spec") {
 			return
 		}
-		var s Settings
-		if decodeStruct(obj.fields["spec"], "spec", &s, d) {
-			decodeOPA(file, obj.fields["spec"], &s, d)
-			r.Spec = s.withDefaults()
-		}
-	case group == GatehouseGroup && obj.kind == string(KindOIDCLogin):
-		if version != "v1alpha1" {
-			o.problems = append(o.problems, problemAt(Error, r, "apiVersion", fmt.Sprintf("%s is not a served version of %s (served: %s/v1alpha1)", obj.apiVersion, obj.kind, GatehouseGroup)))
-			return
-		}
-		if !o.meta(obj, r, d, "spec") {
-			return
-		}
-		if spec := decodeOIDCLogin(obj.fields["spec"], r, d); spec != nil {
+		if spec := gatehouseKinds[Kind(obj.kind)](file, obj.fields["spec"], r, d); spec != nil {
 			r.Spec = spec
 		}
 	default:
@@ -408,4 +395,29 @@ func peekName(obj object) (namespace, name string) {
 		}
 	}
 	return namespace, name
+}
+
+// gatehouseKinds decode the specs of Gatehouse's own kinds, all served at v1alpha1; each returns
+// nil when the spec has errors, which it adds to d.
+var gatehouseKinds = map[Kind]func(file string, spec *yaml.Node, r *Resource, d *protoDecoder) any{
+	KindSettings: func(file string, spec *yaml.Node, _ *Resource, d *protoDecoder) any {
+		var s Settings
+		if !decodeStruct(spec, "spec", &s, d) {
+			return nil
+		}
+		decodeOPA(file, spec, &s, d)
+		return s.withDefaults()
+	},
+	KindOIDCLogin: func(_ string, spec *yaml.Node, r *Resource, d *protoDecoder) any {
+		if o := decodeOIDCLogin(spec, r, d); o != nil {
+			return o
+		}
+		return nil
+	},
+	KindACMEIssuer: func(_ string, spec *yaml.Node, r *Resource, d *protoDecoder) any {
+		if a := decodeACMEIssuer(spec, r, d); a != nil {
+			return a
+		}
+		return nil
+	},
 }
