@@ -91,6 +91,9 @@ func (g *Gateway) serveTLS(ctx context.Context, l *listener, tl *Listener, raw n
 		return
 	}
 	sni := normalizeServerName(hello.ServerName)
+	if g.acmeTLSALPN(raw, hello, prefix, sni) {
+		return
+	}
 	fc := tl.filterChain(sni)
 	if fc == nil {
 		g.handshakeFailed(raw, reasonNoMatchingSNI, sni, nil)

@@ -36,6 +36,10 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Deferred so that a response aborted mid-body (ReverseProxy panics with
 	// http.ErrAbortHandler) is still counted and logged.
 	defer func() { g.finish(r, sw) }()
+	if g.acmeHTTP(sw, r) {
+		sw.local = true
+		return
+	}
 	var vh *VirtualHost
 	t := g.table.Load()
 	ci := connInfoFrom(r.Context())

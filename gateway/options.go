@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"maps"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +82,20 @@ type Options struct {
 	// asked when a decision names one. Nil, or a provider missing from the Set, denies what a
 	// CUSTOM rule matches.
 	Providers func() *provider.Set
+	// ACME answers an ACME CA's challenges for the certificates it obtains (issue 8): HTTP-01
+	// on every HTTP listener ahead of routing and authorization, TLS-ALPN-01 in the handshake of
+	// every TLS listener. Nil answers none.
+	ACME ACMEResponder
+}
+
+// ACMEResponder answers ACME challenges; acmecert.Manager is one.
+type ACMEResponder interface {
+	// HTTPChallenge answers a request for a pending HTTP-01 token and reports whether it did;
+	// any other request goes on to routing.
+	HTTPChallenge(w http.ResponseWriter, r *http.Request) bool
+	// TLSALPNCertificate returns the RFC 8737 certificate for a pending TLS-ALPN-01 challenge
+	// of the name the ClientHello asks for.
+	TLSALPNCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, bool)
 }
 
 // Defaults of Options.
