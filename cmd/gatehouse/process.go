@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/acmecert"
 	"github.com/gatehouse-dev/gatehouse/authz"
 	"github.com/gatehouse-dev/gatehouse/authz/provider"
 	"github.com/gatehouse-dev/gatehouse/gateway"
@@ -79,6 +80,8 @@ type process struct {
 	denials atomic.Pointer[authz.DenialLog]
 	// providers is the in-process authz's CUSTOM extension providers, nil without one.
 	providers func() *provider.Set
+	// acme answers the ACME challenges of the certificates it obtains; nil without one.
+	acme *acmecert.Manager
 }
 
 // debugDenials is how many denials /debug/authz keeps.
@@ -128,9 +131,18 @@ func (p *process) newGateway(f gatewayFlags, checker authz.Checker) (*gateway.Ga
 		Credentials: p.store,
 		Authz:       checker,
 		Providers:   p.providers,
+		ACME:        p.acmeResponder(),
 		AuthzWorkload: authz.NewWorkload(p.workload.Namespace, p.workload.Labels,
 			strings.FieldsFunc(f.serviceName, func(r rune) bool { return r == ',' || r == ' ' })...),
 	}), nil
+}
+
+// acmeResponder is p.acme for the gateway, a nil interface without one.
+func (p *process) acmeResponder() gateway.ACMEResponder {
+	if p.acme == nil {
+		return nil
+	}
+	return p.acme
 }
 
 // serveStatus starts /healthz/ready (ready() and not draining), /stats/prometheus, and the

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/acmecert"
 	"github.com/gatehouse-dev/gatehouse/authz/extauthz"
 	"github.com/gatehouse-dev/gatehouse/sds"
 )
@@ -52,6 +54,10 @@ func run(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	// Certificates of ACMEIssuers, kept under the data directory and answered for by the gateway.
+	p.acme = acmecert.New(acmecert.Options{Store: p.store, Cache: acmecert.NewDirCache(filepath.Join(f.data, "acme")),
+		Logger: p.log, Registerer: p.reg})
+	defer p.acme.Close()
 	// One engine decides for the gateway in-process and for Envoys over ext_authz.
 	az := p.newAuthz()
 	defer az.keys.Close()
@@ -89,6 +95,7 @@ func run(ctx context.Context, f runFlags) error {
 			// Files named by Gateways are read before the gateway compiles, so their
 			// credentials are in the Store when the new servers start handshaking.
 			files.Want(sds.WantedFiles(snap, p.workload))
+			p.acme.Apply(acmeIssuers(snap, p.store, p.log))
 			// Policies are installed before the routes of the same snapshot serve.
 			if az.apply(snap) {
 				authzSrv.Apply(snap)

@@ -39,10 +39,11 @@ spec:
 `, staticEntry("backend", "istio-system", "backend.internal", 80, "HTTP", backend))
 }
 
-// servedSerial does one new TLS handshake and returns the serial of the certificate presented.
-func servedSerial(port int, roots *x509.CertPool) (string, error) {
+// servedSerial does one new TLS handshake for host and returns the serial of the certificate
+// presented, verified with roots.
+func servedSerial(port int, host string, roots *x509.CertPool) (string, error) {
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port),
-		&tls.Config{ServerName: "a.example.com", RootCAs: roots})
+		&tls.Config{ServerName: host, RootCAs: roots})
 	if err != nil {
 		return "", err
 	}
@@ -99,7 +100,7 @@ func TestSecretRotationUnderLoad(t *testing.T) {
 		}(clients[i%2])
 	}
 
-	if s, err := servedSerial(port, roots); err != nil || s != "a1" {
+	if s, err := servedSerial(port, "a.example.com", roots); err != nil || s != "a1" {
 		t.Fatalf("before rotation: serial %q, %v", s, err)
 	}
 	next := serverCA.issue(t, leafOpts{dns: []string{"a.example.com"}, serial: 0xa2})
@@ -107,7 +108,7 @@ func TestSecretRotationUnderLoad(t *testing.T) {
 	writeFile(t, dir, "secret.yaml", secretYAML("a-cert", "tls", next.cert, next.key, ""))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		s, err := servedSerial(port, roots)
+		s, err := servedSerial(port, "a.example.com", roots)
 		if err == nil && s == "a2" {
 			break
 		}
