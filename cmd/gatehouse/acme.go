@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/acmecert"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/sds"
+	"github.com/gatehouse-dev/gatehouse/sds/acmecert"
 )
 
 // acmeIssuers resolves snap's ACMEIssuers for the ACME manager, oldest first. Of several filling

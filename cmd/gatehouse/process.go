@@ -20,12 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-dev/gatehouse/acmecert"
 	"github.com/gatehouse-dev/gatehouse/authz"
 	"github.com/gatehouse-dev/gatehouse/authz/provider"
 	"github.com/gatehouse-dev/gatehouse/gateway"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/sds"
+	"github.com/gatehouse-dev/gatehouse/sds/acmecert"
 )
 
 // processFlags are the flags of every long-running command: the config, the workload it is, and

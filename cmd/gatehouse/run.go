@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-dev/gatehouse/acmecert"
 	"github.com/gatehouse-dev/gatehouse/authz/extauthz"
 	"github.com/gatehouse-dev/gatehouse/sds"
+	"github.com/gatehouse-dev/gatehouse/sds/acmecert"
 )
 
 type runFlags struct {
