@@ -29,6 +29,7 @@ func analyze(c *Config, w Workload) Problems {
 	a.customProviders()
 	a.oidcLogins()
 	a.acmeIssuers()
+	a.bootstrapTokens()
 	return a.out
 }
 

@@ -406,6 +406,7 @@ var gatehouseKinds = map[Kind]func(file string, spec *yaml.Node, r *Resource, d 
 			return nil
 		}
 		decodeOPA(file, spec, &s, d)
+		decodeCA(spec, &s, d)
 		return s.withDefaults()
 	},
 	KindOIDCLogin: func(_ string, spec *yaml.Node, r *Resource, d *protoDecoder) any {
@@ -417,6 +418,12 @@ var gatehouseKinds = map[Kind]func(file string, spec *yaml.Node, r *Resource, d 
 	KindACMEIssuer: func(_ string, spec *yaml.Node, r *Resource, d *protoDecoder) any {
 		if a := decodeACMEIssuer(spec, r, d); a != nil {
 			return a
+		}
+		return nil
+	},
+	KindBootstrapToken: func(_ string, spec *yaml.Node, r *Resource, d *protoDecoder) any {
+		if b := decodeBootstrapToken(spec, r, d); b != nil {
+			return b
 		}
 		return nil
 	},
