@@ -221,12 +221,26 @@ const (
 	FileCertPrefix   = "file-cert:"
 	FileRootPrefix   = "file-root:"
 	CACertSuffix     = "-cacert"
+	// WorkloadCertResource and RootCAResource are the workload's own mesh identity (certificate
+	// chain and key) and the mesh trust bundle, as istio-agent serves them to its Envoy. They are
+	// their own Store names in every namespace.
+	WorkloadCertResource = "default"
+	RootCAResource       = "ROOTCA"
 )
 
 // StoreName maps an SDS resource name, as a proxy in namespace ns asks for it, or a Gateway
 // credentialName, to the Store name that holds it: "kubernetes://x" and "x" are "ns/x"; file
-// resource names are their own Store names.
+// resource names are their own Store names; "default" and "ROOTCA" are the workload identity and
+// trust bundle, whatever the namespace.
+//
+// So a Secret literally named "default" (or "ROOTCA") is unreachable as the bare name: it is
+// "kubernetes://default", as in Istio, whose SDS always means the workload certificate by
+// "default". Istio turns a credentialName into a resource name by prefixing "kubernetes://"
+// (credentialName "default" is the Secret); callers holding a credentialName do the same.
 func StoreName(ns, resource string) string {
+	if resource == WorkloadCertResource || resource == RootCAResource {
+		return resource
+	}
 	if strings.HasPrefix(resource, FileCertPrefix) || strings.HasPrefix(resource, FileRootPrefix) {
 		return resource
 	}

@@ -118,6 +118,31 @@ func TestStoreLastGoodAndSources(t *testing.T) {
 	}
 }
 
+func TestStoreName(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ ns, resource, want string }{
+		{"apps", "kubernetes://web-tls", "apps/web-tls"},
+		{"apps", "web-tls", "apps/web-tls"},
+		{"apps", "file-cert:/c.pem~/k.pem", "file-cert:/c.pem~/k.pem"},
+		{"apps", "file-root:/ca.pem", "file-root:/ca.pem"},
+		// Istio's workload identity and trust bundle: one per process, not per namespace.
+		{"apps", "default", "default"},
+		{"istio-system", "default", "default"},
+		{"apps", "ROOTCA", "ROOTCA"},
+		{"istio-system", "ROOTCA", "ROOTCA"},
+		// A Secret named default stays reachable the way Istio names a credentialName.
+		{"apps", "kubernetes://default", "apps/default"},
+		{"apps", "kubernetes://ROOTCA", "apps/ROOTCA"},
+		{"apps", "default-cacert", "apps/default-cacert"},
+		{"apps", "rootca", "apps/rootca"},
+	}
+	for _, tt := range tests {
+		if got := StoreName(tt.ns, tt.resource); got != tt.want {
+			t.Errorf("StoreName(%q, %q) = %q, want %q", tt.ns, tt.resource, got, tt.want)
+		}
+	}
+}
+
 func TestResolve(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t, "root")
@@ -131,6 +156,11 @@ func TestResolve(t *testing.T) {
 		"file-cert:/c.pem~/k.pem":   tlsSecret(c, k, nil),
 		"file-root:/ca.pem":         {"ca.crt": ca.pem},
 		"other-namespace/elsewhere": tlsSecret(c, k, nil),
+		"istio-system/default":      tlsSecret(c, k, other.pem),
+	})
+	s.ReplaceSource("workload", map[string]map[string][]byte{
+		"default": tlsSecret(c, k, nil),
+		"ROOTCA":  {"ca.crt": ca.pem},
 	})
 	tests := []struct {
 		resource string
@@ -144,6 +174,9 @@ func TestResolve(t *testing.T) {
 		{"file-root:/ca.pem", "root"},
 		{"kubernetes://elsewhere", ""},
 		{"kubernetes://split-missing-cacert", ""},
+		{"default", "cert"},
+		{"ROOTCA", "root"},
+		{"kubernetes://default-cacert", "other"},
 	}
 	for _, tt := range tests {
 		got, ok := s.Resolve("istio-system", tt.resource)
