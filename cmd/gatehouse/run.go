@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ type runFlags struct {
 	processFlags
 	gatewayFlags
 	authzListenFlags
+	caServeFlags
 	data      string
 	xdsListen string
 	sdsSocket string
@@ -39,6 +41,7 @@ func newRunCmd() *cobra.Command {
 	f.processFlags.register(cmd)
 	f.gatewayFlags.register(cmd)
 	f.authzListenFlags.register(cmd)
+	f.caServeFlags.register(cmd, "127.0.0.1:15012")
 	fl := cmd.Flags()
 	fl.StringVar(&f.data, "data", "./.gatehouse", "directory for the CA's keys and ACME state")
 	fl.StringVar(&f.xdsListen, "xds-listen", "127.0.0.1:15010", "xDS/SDS for co-located proxies: a loopback host:port or unix:///path (plaintext)")
@@ -90,8 +93,15 @@ func run(ctx context.Context, f runFlags) error {
 	}
 	defer p.closeStatus()
 
+	var workloadCA atomic.Pointer[caComponent]
+	defer func() {
+		if c := workloadCA.Load(); c != nil {
+			c.stop()
+		}
+	}()
 	go func() {
 		for snap := range p.watcher.Subscribe(ctx) {
+			workloadCA.Store(p.applyCA(ctx, workloadCA.Load(), snap, f.data, f.caServeFlags))
 			// Files named by Gateways are read before the gateway compiles, so their
 			// credentials are in the Store when the new servers start handshaking.
 			files.Want(sds.WantedFiles(snap, p.workload))

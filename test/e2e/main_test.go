@@ -144,8 +144,8 @@ func backend(t *testing.T, name string) int {
 // gatehouse is a running `gatehouse run` with its ports.
 type gatehouse struct {
 	*process
-	config                                 string
-	http, status, stats, admin, xds, authz int
+	config                                     string
+	http, status, stats, admin, xds, authz, ca int
 	// ports maps each Gateway server port given to run to the port it listens on.
 	ports map[int]int
 }
@@ -167,7 +167,7 @@ func runPorts(t *testing.T, dir string, serverPorts []int, extra ...string) *gat
 // runPortsIn is runPorts with the binary run by a command prefix (see withHosts).
 func runPortsIn(t *testing.T, prefix []string, dir string, serverPorts []int, extra ...string) *gatehouse {
 	t.Helper()
-	g := &gatehouse{config: dir, status: freePort(t), stats: freePort(t), admin: freePort(t), xds: freePort(t), authz: freePort(t), ports: map[int]int{}}
+	g := &gatehouse{config: dir, status: freePort(t), stats: freePort(t), admin: freePort(t), xds: freePort(t), authz: freePort(t), ca: freePort(t), ports: map[int]int{}}
 	var mapping []string
 	for _, p := range serverPorts {
 		g.ports[p] = freePort(t)
@@ -178,7 +178,8 @@ func runPortsIn(t *testing.T, prefix []string, dir string, serverPorts []int, ex
 		"--port-map", strings.Join(mapping, ","),
 		"--status-port", fmt.Sprint(g.status), "--stats-port", fmt.Sprint(g.stats), "--admin-port", fmt.Sprint(g.admin),
 		"--xds-listen", fmt.Sprintf("127.0.0.1:%d", g.xds),
-		"--authz-listen", fmt.Sprintf("127.0.0.1:%d", g.authz), "--authz-http-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t))}, extra...)
+		"--authz-listen", fmt.Sprintf("127.0.0.1:%d", g.authz), "--authz-http-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--ca-listen", fmt.Sprintf("127.0.0.1:%d", g.ca)}, extra...)
 	g.process = startIn(t, prefix, args...)
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz/ready", g.status), 200)
 	return g

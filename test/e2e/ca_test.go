@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	securityapi "istio.io/api/security/v1alpha1"
+)
+
+// bootstrapToken is a BootstrapToken for namespace/serviceAccount and the Secret holding token.
+func bootstrapToken(namespace, serviceAccount, token string, maxUses int) string {
+	return docs(fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: %[2]s-token, namespace: %[1]s}
+stringData: {token: %[3]s}
+`, namespace, serviceAccount, token), fmt.Sprintf(`apiVersion: gatehouse.dev/v1alpha1
+kind: BootstrapToken
+metadata: {name: %[2]s, namespace: %[1]s}
+spec:
+  serviceAccount: %[2]s
+  token: {name: %[2]s-token, key: token}
+  maxUses: %[3]d
+`, namespace, serviceAccount, maxUses))
+}
+
+// caCall is one CreateCertificate call to the CA at addr, trusting roots, with a bootstrap token
+// or a client certificate. The CSR asks for names the CA must ignore.
+type caCall struct {
+	addr   string
+	roots  *x509.CertPool
+	token  string
+	client *tls.Certificate
+}
+
+// create sends a fresh key's CSR and returns the chain and the key.
+func (c caCall) create(t *testing.T) ([]string, *ecdsa.PrivateKey, error) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked, _ := url.Parse("spiffe://cluster.local/ns/kube-system/sa/cluster-admin")
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "admin"}, DNSNames: []string{"kubernetes.default.svc"}, URIs: []*url.URL{asked}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{RootCAs: c.roots, ServerName: "localhost"}
+	if c.client != nil {
+		cfg.Certificates = []tls.Certificate{*c.client}
+	}
+	conn, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if c.token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
+	}
+	resp, err := securityapi.NewIstioCertificateServiceClient(conn).CreateCertificate(ctx, &securityapi.IstioCertificateRequest{
+		Csr: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), ValidityDuration: 3600})
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.GetCertChain(), key, nil
+}
+
+// leafOf parses the first certificate of a chain.
+func leafOf(t *testing.T, chain []string) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode([]byte(chain[0]))
+	if block == nil {
+		t.Fatalf("chain[0] is not PEM: %q", chain[0])
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// readRoots waits for the bootstrapped root in data and returns it as a pool and a file.
+func readRoots(t *testing.T, data string) (*x509.CertPool, string) {
+	t.Helper()
+	file := filepath.Join(data, "ca", "root-cert.pem")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		pemBytes, err := os.ReadFile(file)
+		if err == nil {
+			pool := x509.NewCertPool()
+			if pool.AppendCertsFromPEM(pemBytes) {
+				return pool, file
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no root at %s: %v", file, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// opensslVerify runs `openssl verify` on a chain (leaf first, root last) against the root file.
+func opensslVerify(t *testing.T, chain []string, rootFile string) string {
+	t.Helper()
+	dir := t.TempDir()
+	leaf, untrusted := filepath.Join(dir, "leaf.pem"), filepath.Join(dir, "untrusted.pem")
+	if err := os.WriteFile(leaf, []byte(chain[0]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"verify", "-CAfile", rootFile}
+	if len(chain) > 2 {
+		if err := os.WriteFile(untrusted, []byte(strings.Join(chain[1:len(chain)-1], "")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-untrusted", untrusted)
+	}
+	out, err := exec.Command("openssl", append(args, leaf)...).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("%v: %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestCAIssue: a workload gets a certificate from the CA of `gatehouse run` with a one-time
+// bootstrap token; it names exactly the token's identity, not what the CSR asked; openssl
+// verifies the chain; the token cannot be used again; a caller with no credentials learns
+// nothing; and the certificate renews itself over mTLS (issue 9).
+func TestCAIssue(t *testing.T) {
+	t.Parallel()
+	dir, data := t.TempDir(), t.TempDir()
+	writeFile(t, dir, "tokens.yaml", bootstrapToken("apps", "web", "web-one-time-token-0123456789", 1))
+	g := runPorts(t, dir, []int{80}, "--data", data)
+	roots, rootFile := readRoots(t, data)
+	addr := fmt.Sprintf("127.0.0.1:%d", g.ca)
+
+	if _, _, err := (caCall{addr: addr, roots: roots}).create(t); status.Code(err) != codes.Unauthenticated || strings.Contains(err.Error(), "token") {
+		t.Errorf("no credentials: %v, want Unauthenticated that names nothing", err)
+	}
+	chain, key, err := caCall{addr: addr, roots: roots, token: "web-one-time-token-0123456789"}.create(t)
+	if err != nil {
+		t.Fatalf("with the bootstrap token: %v", err)
+	}
+	leaf := leafOf(t, chain)
+	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != "spiffe://cluster.local/ns/apps/sa/web" || len(leaf.DNSNames) != 0 {
+		t.Errorf("leaf names URIs %v DNS %v, want only spiffe://cluster.local/ns/apps/sa/web", leaf.URIs, leaf.DNSNames)
+	}
+	if out := opensslVerify(t, chain, rootFile); !strings.HasSuffix(out, "OK") {
+		t.Errorf("openssl verify: %s", out)
+	}
+	if _, _, err := (caCall{addr: addr, roots: roots, token: "web-one-time-token-0123456789"}).create(t); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("the one-time token again: %v, want Unauthenticated", err)
+	}
+
+	current := &tls.Certificate{PrivateKey: key}
+	for _, c := range chain {
+		block, _ := pem.Decode([]byte(c))
+		current.Certificate = append(current.Certificate, block.Bytes)
+	}
+	renewed, _, err := caCall{addr: addr, roots: roots, client: current}.create(t)
+	if err != nil {
+		t.Fatalf("renewal with the workload certificate: %v", err)
+	}
+	if got := leafOf(t, renewed).URIs; len(got) != 1 || got[0].String() != "spiffe://cluster.local/ns/apps/sa/web" {
+		t.Errorf("renewed leaf names %v", got)
+	}
+}
