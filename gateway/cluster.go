@@ -44,6 +44,8 @@ type Cluster struct {
 	// runtime is the state shared by every Table with the same cluster and policy: connection
 	// pool, limits and outlier detection. Nil until the first request adopts it.
 	runtime atomic.Pointer[clusterRuntime]
+	// tlsSet is set when a DestinationRule tls applies (DISABLE included): auto mTLS does not.
+	tlsSet bool
 }
 
 // Endpoint is one address of a cluster. Its in-flight count drives least-request balancing; it
@@ -55,6 +57,9 @@ type Endpoint struct {
 	Address string `yaml:"address"`
 	// Weight is the ServiceEntry endpoint's or WorkloadEntry's weight, relative; 1 when unset.
 	Weight uint32 `yaml:"weight,omitempty"`
+	// MeshTLS is set for an endpoint labelled security.istio.io/tlsMode: istio (it has a mesh
+	// proxy), which auto mTLS reaches with ISTIO_MUTUAL.
+	MeshTLS bool `yaml:"meshTLS,omitempty"`
 
 	inflight atomic.Int64
 	health   atomic.Pointer[hostHealth]

@@ -159,9 +159,6 @@ func (c *compiler) classify(s gatewayServer) (serverClass, bool) {
 		return classTCP, true
 	case "HTTPS", "TLS":
 		switch mode := s.server.GetTls().GetMode(); mode {
-		case networking.ServerTLSSettings_ISTIO_MUTUAL:
-			c.problems.warn(s.gateway, s.field("tls.mode"), "ISTIO_MUTUAL is not yet supported (it needs the mesh CA): server skipped")
-			return 0, false
 		case networking.ServerTLSSettings_AUTO_PASSTHROUGH:
 			c.problems.warn(s.gateway, s.field("tls.mode"), "AUTO_PASSTHROUGH is not supported (it routes by Istio cluster names in the SNI): server skipped")
 			return 0, false

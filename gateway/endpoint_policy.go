@@ -53,6 +53,23 @@ func (p *policyParts) overlay(tp *networking.TrafficPolicy, field string, port u
 // applyTrafficPolicy sets a cluster's policy from DestinationRule dr for its port and subset:
 // the top-level trafficPolicy (with its port-level settings), overridden by the subset's.
 func (c *compiler) applyTrafficPolicy(cl *Cluster, dr *policy.Resource, subset string, port uint32, host string) {
+	p := trafficPolicyParts(dr, subset, port)
+	if p.lb == nil && p.pool == nil && p.outlier == nil && p.tls == nil {
+		return
+	}
+	cl.DestinationRule = dr.NamespacedName()
+	cl.tlsSet = p.tls != nil
+	cl.LoadBalancer = c.compileLoadBalancer(dr, p.lbF, p.lb)
+	cl.ConnectionPool = c.compileConnectionPool(dr, p.poolF, p.pool)
+	if cl.ConnectionPool != nil && cl.ConnectionPool.H2Upgrade && cl.Protocol == "HTTP" {
+		cl.Protocol = "HTTP2"
+	}
+	cl.OutlierDetection = compileOutlierDetection(p.outlier)
+	cl.TLS = c.compileOriginationTLS(dr, p.tlsF, p.tls, host, cl.Protocol)
+}
+
+// trafficPolicyParts merges DestinationRule dr's settings for a port and subset.
+func trafficPolicyParts(dr *policy.Resource, subset string, port uint32) policyParts {
 	spec := dr.Spec.(*networking.DestinationRule)
 	var p policyParts
 	p.overlay(spec.GetTrafficPolicy(), "spec.trafficPolicy", port)
@@ -61,15 +78,5 @@ func (c *compiler) applyTrafficPolicy(cl *Cluster, dr *policy.Resource, subset s
 			p.overlay(s.GetTrafficPolicy(), fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), port)
 		}
 	}
-	if p.lb == nil && p.pool == nil && p.outlier == nil && p.tls == nil {
-		return
-	}
-	cl.DestinationRule = dr.NamespacedName()
-	cl.LoadBalancer = c.compileLoadBalancer(dr, p.lbF, p.lb)
-	cl.ConnectionPool = c.compileConnectionPool(dr, p.poolF, p.pool)
-	if cl.ConnectionPool != nil && cl.ConnectionPool.H2Upgrade && cl.Protocol == "HTTP" {
-		cl.Protocol = "HTTP2"
-	}
-	cl.OutlierDetection = compileOutlierDetection(p.outlier)
-	cl.TLS = c.compileOriginationTLS(dr, p.tlsF, p.tls, host, cl.Protocol)
+	return p
 }

@@ -158,6 +158,8 @@ func (u *upstream) clusterTransport(c *Cluster) poolTransport {
 		t.DialTLSContext = d.DialTLSContext
 		t.Protocols = new(http.Protocols)
 		t.Protocols.SetHTTP2(true)
+		// Auto mTLS: endpoints without a mesh proxy get h2c.
+		t.Protocols.SetUnencryptedHTTP2(c.TLS.Auto)
 	}
 	return t
 }

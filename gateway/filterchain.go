@@ -17,7 +17,7 @@ type FilterChain struct {
 	Server string `yaml:"server"`
 	// Protocol is the server's: HTTPS (HTTP over TLS) or TLS.
 	Protocol string `yaml:"protocol"`
-	// Mode is SIMPLE, MUTUAL or OPTIONAL_MUTUAL (terminate), or PASSTHROUGH.
+	// Mode is SIMPLE, MUTUAL, OPTIONAL_MUTUAL or ISTIO_MUTUAL (terminate), or PASSTHROUGH.
 	Mode string `yaml:"mode"`
 	// TLS says how to terminate; nil for PASSTHROUGH.
 	TLS *ServerTLS `yaml:"tls,omitempty"`

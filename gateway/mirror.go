@@ -166,7 +166,7 @@ func mirrorRequest(r *http.Request, x *exchange, m *Mirror, body []byte) (*http.
 	}
 	req.Header["X-Forwarded-Proto"] = []string{requestScheme(r)}
 	x.route.Headers.request().apply(req.Header)
-	if m.cluster.TLS != nil {
+	if m.cluster.TLS.appliesTo(ep) {
 		u.Scheme = "https"
 	}
 	return req, ep

@@ -13,8 +13,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/sds"
 )
 
-// UpstreamTLS is a DestinationRule tls (SIMPLE or MUTUAL) after merging: how the gateway
-// originates TLS to a cluster.
+// UpstreamTLS is a DestinationRule tls (SIMPLE, MUTUAL or ISTIO_MUTUAL) after merging, or auto
+// mTLS: how the gateway originates TLS to a cluster.
 type UpstreamTLS struct {
 	Mode string `yaml:"mode"`
 	// CredentialName names a Secret in the gateway's namespace (Namespace) with the client
@@ -31,6 +31,9 @@ type UpstreamTLS struct {
 	InsecureSkipVerify bool `yaml:"insecureSkipVerify,omitempty"`
 	// ALPN is what the gateway offers: h2 only when the port protocol says HTTP/2.
 	ALPN []string `yaml:"alpn"`
+	// Auto is ISTIO_MUTUAL chosen by auto mTLS: it applies only to the endpoints labelled
+	// security.istio.io/tlsMode: istio; the others get plaintext.
+	Auto bool `yaml:"auto,omitempty"`
 }
 
 // tlsDialer dials a cluster's endpoints with TLS, reading its credentials at every dial so that
@@ -72,13 +75,18 @@ func (e *originationError) Unwrap() error { return e.err }
 func (d *tlsDialer) config(ctx context.Context) (*tls.Config, error) {
 	t := d.tls
 	cfg := &tls.Config{ServerName: t.SNI, NextProtos: t.ALPN, MinVersion: tls.VersionTLS12}
+	if t.Mode == modeIstioMutual {
+		return d.istioMutualConfig(cfg)
+	}
 	var roots *x509.CertPool
 	if t.CredentialName != "" {
 		store := d.store
 		if store == nil {
 			return nil, fmt.Errorf("credentialName %q: %w", t.CredentialName, errNoCredentials)
 		}
-		cred, ok := store.Resolve(t.Namespace, t.CredentialName)
+		// A DestinationRule's credentialName is a Secret, as Istio reads it (kubernetes://<name>):
+		// "default" is a Secret of that name here, not the workload's own certificate.
+		cred, ok := store.Resolve(t.Namespace, kubernetesResource(t.CredentialName))
 		if !ok {
 			return nil, &missingCredentialError{resource: t.CredentialName, what: "upstream TLS credential"}
 		}
@@ -90,7 +98,7 @@ func (d *tlsDialer) config(ctx context.Context) (*tls.Config, error) {
 		}
 		roots = cred.Roots
 		if roots == nil {
-			if ca, ok := store.Resolve(t.Namespace, t.CredentialName+sds.CACertSuffix); ok {
+			if ca, ok := store.Resolve(t.Namespace, kubernetesResource(t.CredentialName+sds.CACertSuffix)); ok {
 				roots = ca.Roots
 			}
 		}

@@ -7,8 +7,7 @@ import (
 )
 
 // compileOriginationTLS translates a DestinationRule tls for a cluster of host speaking
-// protocol; nil means plaintext (DISABLE, ISTIO_MUTUAL until the mesh CA serves the gateway,
-// or none).
+// protocol; nil means plaintext (DISABLE, or none). ISTIO_MUTUAL is completed by meshTLS.
 func (c *compiler) compileOriginationTLS(dr *policy.Resource, field string, t *networking.ClientTLSSettings, host, protocol string) *UpstreamTLS {
 	if t == nil {
 		return nil
@@ -17,8 +16,7 @@ func (c *compiler) compileOriginationTLS(dr *policy.Resource, field string, t *n
 	case networking.ClientTLSSettings_DISABLE:
 		return nil
 	case networking.ClientTLSSettings_ISTIO_MUTUAL:
-		c.problems.warn(dr, field+".mode", "ISTIO_MUTUAL is not supported yet (it needs the mesh CA): the gateway sends plaintext")
-		return nil
+		return c.istioMutualSettings(dr, field, t)
 	}
 	u := &UpstreamTLS{
 		Mode:               t.GetMode().String(),

@@ -144,10 +144,16 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 	if spec.GetResolution() == networking.ServiceEntry_NONE {
 		c.problems.warn(se, "spec.resolution", "resolution NONE has no meaning at a gateway: the gateway connects to %s (or the endpoints) as with DNS", host)
 	}
-	for _, ep := range c.endpoints(se, spec, sp, host) {
+	eps := c.endpoints(se, spec, sp, host)
+	for _, ep := range eps {
 		if policy.SelectorMatches(subset, ep.labels) {
-			cl.Endpoints = append(cl.Endpoints, &Endpoint{Address: ep.address, Weight: ep.weight})
+			cl.Endpoints = append(cl.Endpoints, &Endpoint{Address: ep.address, Weight: ep.weight, MeshTLS: meshTLSLabel(ep.labels)})
 		}
+	}
+	if l4 {
+		c.warnMeshL4(vs, field, cl, dr, d.GetSubset(), sp.GetNumber())
+	} else {
+		c.meshTLS(cl, se, spec, eps, sp.GetNumber(), d.GetSubset(), host)
 	}
 	cl.finish()
 	c.clusters[key] = cl
@@ -216,9 +222,10 @@ func upstreamProtocol(p string) string {
 }
 
 type endpoint struct {
-	address string
-	labels  map[string]string
-	weight  uint32
+	address        string
+	labels         map[string]string
+	weight         uint32
+	serviceAccount string
 }
 
 // endpoints lists where a ServiceEntry port is served. STATIC uses its endpoints (or the
@@ -236,7 +243,7 @@ func (c *compiler) endpoints(se *policy.Resource, spec *networking.ServiceEntry,
 		if port == 0 {
 			port = targetPort(sp)
 		}
-		out = append(out, endpoint{address: net.JoinHostPort(addr, strconv.FormatUint(uint64(port), 10)), labels: labels, weight: we.GetWeight()})
+		out = append(out, endpoint{address: net.JoinHostPort(addr, strconv.FormatUint(uint64(port), 10)), labels: labels, weight: we.GetWeight(), serviceAccount: we.GetServiceAccount()})
 	}
 	for i, we := range spec.GetEndpoints() {
 		addWorkload(fmt.Sprintf("spec.endpoints[%d].address", i), we, we.GetLabels(), se)
@@ -264,7 +271,7 @@ func (c *compiler) endpoints(se *policy.Resource, spec *networking.ServiceEntry,
 	}
 	slices.SortStableFunc(out, func(a, b endpoint) int { return cmp.Compare(a.address, b.address) })
 	return slices.CompactFunc(out, func(a, b endpoint) bool {
-		return a.address == b.address && a.weight == b.weight && maps.Equal(a.labels, b.labels)
+		return a.address == b.address && a.weight == b.weight && maps.Equal(a.labels, b.labels) && a.serviceAccount == b.serviceAccount
 	})
 }
 

@@ -21,11 +21,11 @@ type ServerTLS struct {
 	Namespace string `yaml:"namespace"`
 	// Certificates are the SDS resource names of the serving certificates, kubernetes://<name>
 	// or file-cert:<cert>~<key>. With two (an RSA and an ECDSA one) each client gets the one it
-	// supports, ECDSA first.
+	// supports, ECDSA first. ISTIO_MUTUAL serves "default", the mesh identity.
 	Certificates []string `yaml:"certificates"`
 	// ClientCA is the SDS resource name of the roots (and CRL) that verify client certificates
 	// in the mutual modes: kubernetes://<name>-cacert, kubernetes://<caCertCredentialName> or
-	// file-root:<caCertificates>.
+	// file-root:<caCertificates>; "ROOTCA", the mesh roots, for ISTIO_MUTUAL.
 	ClientCA string `yaml:"clientCA,omitempty"`
 	// MinVersion and MaxVersion bound the TLS version, TLSV1_2 to TLSV1_3 by default.
 	MinVersion string `yaml:"minVersion"`
@@ -74,11 +74,17 @@ func (c *compiler) serverTLS(s gatewayServer, http bool) (*ServerTLS, bool) {
 		ok = false
 	}
 
-	out.Certificates = serverCertificates(tls)
-	if len(out.Certificates) == 0 {
-		fail("", "%s needs a certificate: credentialName, credentialNames, serverCertificate and privateKey, or tlsCertificates", tls.GetMode())
-	}
 	mode := tls.GetMode()
+	if mode == networking.ServerTLSSettings_ISTIO_MUTUAL {
+		// Istio serves the workload identity and requires a client certificate from the mesh;
+		// validation refuses certificate fields with this mode. Missing credentials fail the
+		// handshakes (and are logged) rather than the compile: the CA may deliver them later.
+		// A TLS (not HTTPS) server offers no ALPN: Istio's "istio-peer-exchange" there would
+		// have mesh clients send a metadata exchange preamble the gateway does not speak.
+		out.Certificates, out.ClientCA = []string{meshCertificate}, meshRoots
+	} else if out.Certificates = serverCertificates(tls); len(out.Certificates) == 0 {
+		fail("", "%s needs a certificate: credentialName, credentialNames, serverCertificate and privateKey, or tlsCertificates", mode)
+	}
 	if mode == networking.ServerTLSSettings_MUTUAL || mode == networking.ServerTLSSettings_OPTIONAL_MUTUAL {
 		out.ClientCA = clientCA(tls)
 		if out.ClientCA == "" {

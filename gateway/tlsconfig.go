@@ -30,7 +30,11 @@ var errNoCredentials = errors.New("the gateway has no credential store")
 type missingCredentialError struct{ resource, what string }
 
 func (e *missingCredentialError) Error() string {
-	return fmt.Sprintf("credential %s (%s) is not available", e.resource, e.what)
+	msg := fmt.Sprintf("credential %s (%s) is not available", e.resource, e.what)
+	if e.resource == meshCertificate || e.resource == meshRoots {
+		msg += ": ISTIO_MUTUAL needs the gateway's mesh identity from the workload CA"
+	}
+	return msg
 }
 
 // tlsConfig returns the configuration for a handshake on fc, looked up in the credential store
@@ -59,7 +63,7 @@ func (g *Gateway) buildTLSConfig(store *sds.Store, fc *FilterChain, epoch int64)
 	t := fc.TLS
 	var certs []*tls.Certificate
 	for _, name := range t.Certificates {
-		cred, ok := store.Resolve(t.Namespace, name)
+		cred, ok := resolveCredential(store, t.Namespace, name)
 		if !ok || cred.Certificate == nil {
 			return nil, nil, &missingCredentialError{resource: name, what: "serving certificate"}
 		}
@@ -86,7 +90,7 @@ func (g *Gateway) buildTLSConfig(store *sds.Store, fc *FilterChain, epoch int64)
 	}
 	scope := fc.id
 	if t.mutual() {
-		ca, ok := store.Resolve(t.Namespace, t.ClientCA)
+		ca, ok := resolveCredential(store, t.Namespace, t.ClientCA)
 		if !ok || ca.Roots == nil {
 			return nil, nil, &missingCredentialError{resource: t.ClientCA, what: "client CA"}
 		}

@@ -169,7 +169,7 @@ func rewriteRequest(pr *httputil.ProxyRequest) {
 	x := exchangeFrom(pr.In.Context())
 	out := pr.Out
 	out.URL.Scheme = "http"
-	if x.destination.cluster != nil && x.destination.cluster.TLS != nil {
+	if x.destination.cluster != nil && x.destination.cluster.TLS.appliesTo(x.endpoint) {
 		out.URL.Scheme = "https"
 	}
 	out.URL.Host = x.endpoint.Address
