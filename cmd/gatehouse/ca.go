@@ -1,7 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/ca"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/sds"
+	"github.com/gatehouse-dev/gatehouse/sds/workload"
 )
 
 // caServeFlags are what a command running the workload CA adds.
@@ -211,4 +215,61 @@ func (c *caComponent) tokenSpecs(snap *policy.Snapshot) []ca.TokenSpec {
 		out = append(out, spec)
 	}
 	return out
+}
+
+// identityFlags say where the gateway's own mesh identity comes from: the in-process CA, or a
+// remote one reached as istio-agent reaches istiod.
+type identityFlags struct {
+	serviceAccount string
+	caAddress      string
+	caRoot         string
+	caTokenFile    string
+}
+
+func (f *identityFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	// Istio's ingress gateway runs as this service account, so its SPIFFE ID matches policies written for it.
+	fl.StringVar(&f.serviceAccount, "service-account", "istio-ingressgateway-service-account", "service account of this gateway: its mesh identity is spiffe://<trustDomain>/ns/<namespace>/sa/<this>")
+	fl.StringVar(&f.caAddress, "ca-address", "", "a remote CA (host:port of its IstioCertificateService) for this gateway's identity; default: the in-process CA")
+	fl.StringVar(&f.caRoot, "ca-root", "", "with --ca-address: PEM roots that verify the remote CA's serving certificate")
+	fl.StringVar(&f.caTokenFile, "ca-token-file", "", "with --ca-address: a file holding the bootstrap token for the first certificate (renewals use the certificate); read at each use")
+}
+
+// startIdentity starts the secret manager that keeps the gateway's mesh certificate and the
+// trust bundle in p's store as "default" and "ROOTCA": from the remote CA when one is given,
+// else from c, the in-process CA. It returns false when it cannot start yet (no CA).
+func (p *process) startIdentity(ctx context.Context, f identityFlags, c *caComponent, snap *policy.Snapshot) (bool, error) {
+	var signer workload.Signer
+	var m *workload.Manager
+	switch {
+	case f.caAddress != "":
+		pemBytes, err := os.ReadFile(f.caRoot)
+		if err != nil {
+			return false, fmt.Errorf("--ca-root: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pemBytes) {
+			return false, fmt.Errorf("--ca-root %s: no PEM certificate", f.caRoot)
+		}
+		signer = workload.Remote(f.caAddress, workload.RemoteOptions{Roots: roots,
+			Token: func() string {
+				b, err := os.ReadFile(f.caTokenFile)
+				if err != nil {
+					return ""
+				}
+				return strings.TrimSpace(string(b))
+			},
+			Current: func() *tls.Certificate { return m.Current() },
+		})
+	case c != nil:
+		td := c.authority.TrustDomain()
+		signer = workload.Local(c.authority, ca.Identity{TrustDomain: td, Namespace: p.workload.Namespace, ServiceAccount: f.serviceAccount})
+	default:
+		return false, nil
+	}
+	m = workload.New(workload.Options{Store: p.store, Signer: signer, Logger: p.log, Registerer: p.reg})
+	go func() { _ = m.Run(ctx) }()
+	p.log.Info("mesh identity: workload certificate manager started", "ca", cmp.Or(f.caAddress, "in-process"),
+		"namespace", p.workload.Namespace, "serviceAccount", f.serviceAccount, "version", snap.Version)
+	return true, nil
 }

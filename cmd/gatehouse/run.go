@@ -21,6 +21,7 @@ type runFlags struct {
 	gatewayFlags
 	authzListenFlags
 	caServeFlags
+	identityFlags
 	data      string
 	xdsListen string
 	sdsSocket string
@@ -42,6 +43,7 @@ func newRunCmd() *cobra.Command {
 	f.gatewayFlags.register(cmd)
 	f.authzListenFlags.register(cmd)
 	f.caServeFlags.register(cmd, "127.0.0.1:15012")
+	f.identityFlags.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.data, "data", "./.gatehouse", "directory for the CA's keys and ACME state")
 	fl.StringVar(&f.xdsListen, "xds-listen", "127.0.0.1:15010", "xDS/SDS for co-located proxies: a loopback host:port or unix:///path (plaintext)")
@@ -99,9 +101,16 @@ func run(ctx context.Context, f runFlags) error {
 			c.stop()
 		}
 	}()
+	identity := false // the gateway's mesh certificate manager runs
 	go func() {
 		for snap := range p.watcher.Subscribe(ctx) {
 			workloadCA.Store(p.applyCA(ctx, workloadCA.Load(), snap, f.data, f.caServeFlags))
+			if !identity {
+				var err error
+				if identity, err = p.startIdentity(ctx, f.identityFlags, workloadCA.Load(), snap); err != nil {
+					p.log.Error("mesh identity not started; ISTIO_MUTUAL fails until it is", "error", err)
+				}
+			}
 			// Files named by Gateways are read before the gateway compiles, so their
 			// credentials are in the Store when the new servers start handshaking.
 			files.Want(sds.WantedFiles(snap, p.workload))

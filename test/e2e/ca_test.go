@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -183,5 +184,108 @@ func TestCAIssue(t *testing.T) {
 	}
 	if got := leafOf(t, renewed).URIs; len(got) != 1 || got[0].String() != "spiffe://cluster.local/ns/apps/sa/web" {
 		t.Errorf("renewed leaf names %v", got)
+	}
+}
+
+// meshServer is a TLS test server holding the certificate chain and key the CA issued: it
+// requires a client certificate from the mesh, and answers with the SNI, the ALPN and the
+// client's SPIFFE ID it saw.
+func meshServer(t *testing.T, port int, chain []string, key *ecdsa.PrivateKey, roots *x509.CertPool) {
+	t.Helper()
+	cert := tls.Certificate{PrivateKey: key}
+	for _, c := range chain[:len(chain)-1] {
+		block, _ := pem.Decode([]byte(c))
+		cert.Certificate = append(cert.Certificate, block.Bytes)
+	}
+	ln, err := tls.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{
+		Certificates: []tls.Certificate{cert}, ClientCAs: roots, ClientAuth: tls.RequireAndVerifyClientCert,
+		NextProtos: []string{"http/1.1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client := ""
+		if uris := r.TLS.PeerCertificates[0].URIs; len(uris) == 1 {
+			client = uris[0].String()
+		}
+		fmt.Fprintf(w, "sni=%s alpn=%s client=%s", r.TLS.ServerName, r.TLS.NegotiatedProtocol, client)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+// TestCAIstioMutual: the gateway gets its own mesh identity from the CA of `gatehouse run` and
+// originates ISTIO_MUTUAL to a service whose server holds a mesh certificate for its account;
+// the same service answered by a server holding another account's certificate is refused by
+// secure naming (issue 9).
+func TestCAIstioMutual(t *testing.T) {
+	t.Parallel()
+	dir, data := t.TempDir(), t.TempDir()
+	web, impostor := freePort(t), freePort(t)
+	service := func(name string, port int) string {
+		return fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: %[1]s, namespace: apps}
+spec:
+  hosts: [%[1]s.apps.svc.cluster.local]
+  location: MESH_INTERNAL
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints:
+  - address: 127.0.0.1
+    ports: {http: %[2]d}
+    serviceAccount: web
+    labels: {security.istio.io/tlsMode: istio}
+`, name, port)
+	}
+	writeFile(t, dir, "mesh.yaml", docs(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+`, `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: istio-system}
+spec:
+  hosts: ["*"]
+  gateways: [edge]
+  http:
+  - match: [{uri: {prefix: /impostor}}]
+    route: [{destination: {host: impostor.apps.svc.cluster.local, port: {number: 8080}}}]
+  - route: [{destination: {host: web.apps.svc.cluster.local, port: {number: 8080}}}]
+`, service("web", web), service("impostor", impostor)))
+	writeFile(t, dir, "tokens.yaml", docs(bootstrapToken("apps", "web", "web-token-0123456789abcdef", 1),
+		bootstrapToken("apps", "other", "other-token-0123456789abcdef", 1)))
+	g := runPorts(t, dir, []int{80}, "--data", data)
+	roots, _ := readRoots(t, data)
+	addr := fmt.Sprintf("127.0.0.1:%d", g.ca)
+	webChain, webKey, err := caCall{addr: addr, roots: roots, token: "web-token-0123456789abcdef"}.create(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherChain, otherKey, err := caCall{addr: addr, roots: roots, token: "other-token-0123456789abcdef"}.create(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meshServer(t, web, webChain, webKey, roots)
+	meshServer(t, impostor, otherChain, otherKey, roots)
+
+	want := "sni=outbound_.8080_._.web.apps.svc.cluster.local alpn=http/1.1 client=spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+	deadline := time.Now().Add(20 * time.Second)
+	var body string
+	var code int
+	for time.Now().Before(deadline) {
+		if body, code = curl(t, g.url("/web")); code == 200 && body == want {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != 200 || body != want {
+		t.Fatalf("ISTIO_MUTUAL to web: %d %q, want 200 %q", code, body, want)
+	}
+	if body, code := curl(t, g.url("/impostor")); code != 503 {
+		t.Errorf("a server holding another account's certificate: %d %q, want 503 (secure naming)", code, body)
 	}
 }
