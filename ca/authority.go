@@ -53,6 +53,24 @@ type Authority struct {
 	domains []string
 	cur     atomic.Pointer[signer]
 	reloads *prometheus.CounterVec
+	// ttls are the default and maximum leaf lifetimes, which a config change may move.
+	ttls atomic.Pointer[[2]time.Duration]
+}
+
+// SetTTLs changes the default and maximum leaf lifetimes (Settings.ca); zero keeps istiod's
+// defaults. Certificates already issued keep theirs.
+func (a *Authority) SetTTLs(def, max time.Duration) error {
+	if def <= 0 {
+		def = DefaultTTL
+	}
+	if max <= 0 {
+		max = DefaultMaxTTL
+	}
+	if def > max {
+		return fmt.Errorf("ca: default TTL %s exceeds max TTL %s", def, max)
+	}
+	a.ttls.Store(&[2]time.Duration{def, max})
+	return nil
 }
 
 // signer is one generation of CA material, never mutated after it is built.
@@ -112,6 +130,7 @@ func New(o Options) (*Authority, error) {
 			Help: "Plug-in CA reloads by result (ok, error).",
 		}, []string{"result"}),
 	}
+	a.ttls.Store(&[2]time.Duration{o.DefaultTTL, o.MaxTTL})
 	a.domains = append([]string{o.TrustDomain}, o.TrustDomainAliases...)
 	if o.Registerer != nil {
 		a.reloads = register(o.Registerer, a.reloads)

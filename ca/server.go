@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,7 +52,7 @@ type Server struct {
 	a       *Authority
 	tokens  TokenRedeemer
 	log     *slog.Logger
-	limits  *limiters
+	limits  atomic.Pointer[limiters]
 	serving *servingCert
 	metrics *serverMetrics
 }
@@ -71,14 +72,30 @@ func NewServer(a *Authority, o ServerOptions) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := o.Logger.With("component", "ca-server")
-	return &Server{
+	s := &Server{
 		a:       a,
 		tokens:  o.Tokens,
 		log:     log,
-		limits:  newLimiters(o.RateLimit, o.Burst),
 		serving: newServingCert(a, o.ServingNames, log),
 		metrics: newServerMetrics(o.Registerer),
 	}
+	s.limits.Store(newLimiters(o.RateLimit, o.Burst))
+	return s
+}
+
+// SetRateLimit changes the per-identity limit (Settings.ca.rateLimit). A change starts every
+// identity with a full bucket; an unchanged limit keeps the buckets.
+func (s *Server) SetRateLimit(limit rate.Limit, burst int) {
+	if limit == 0 {
+		limit = DefaultRateLimit
+	}
+	if burst <= 0 {
+		burst = DefaultBurst
+	}
+	if cur := s.limits.Load(); cur.limit == limit && cur.burst == burst {
+		return
+	}
+	s.limits.Store(newLimiters(limit, burst))
 }
 
 // Register adds istio.v1.auth.IstioCertificateService to r.
@@ -99,7 +116,7 @@ func (s *Server) CreateCertificate(ctx context.Context, req *securityapi.IstioCe
 		s.log.Debug("CreateCertificate refused", "reason", err)
 		return nil, errUnauthenticated
 	}
-	if !s.limits.allow(id, time.Now()) {
+	if !s.limits.Load().allow(id, time.Now()) {
 		s.metrics.issued.WithLabelValues("rate_limited").Inc()
 		return nil, status.Error(codes.ResourceExhausted, "rate limit exceeded")
 	}

@@ -224,6 +224,17 @@ func TestServerRateLimit(t *testing.T) {
 	if _, _, err := create(t, withToken("d"), c, 0); err != nil {
 		t.Fatalf("another identity: %v", err)
 	}
+	// A config change to the limit applies to the next call; the same limit again keeps the buckets.
+	ts.s.SetRateLimit(0.001, 3)
+	if _, _, err := create(t, withToken("w"), c, 0); err != nil {
+		t.Fatalf("after raising the burst: %v", err)
+	}
+	ts.s.SetRateLimit(0.001, 3)
+	for range 2 {
+		_, _, _ = create(t, withToken("w"), c, 0)
+	}
+	_, _, err = create(t, withToken("w"), c, 0)
+	wantCode(t, err, codes.ResourceExhausted, "fourth call under burst 3")
 }
 
 func TestServerBadCSR(t *testing.T) {

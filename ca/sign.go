@@ -70,10 +70,11 @@ func (a *Authority) Sign(csrPEM []byte, id Identity, ttl time.Duration) ([]strin
 
 // validity returns the leaf's NotBefore and NotAfter for a requested ttl under s.
 func (a *Authority) validity(s *signer, ttl time.Duration) (time.Time, time.Time, error) {
+	ttls := a.ttls.Load()
 	if ttl <= 0 {
-		ttl = a.opts.DefaultTTL
+		ttl = ttls[0]
 	}
-	ttl = min(ttl, a.opts.MaxTTL)
+	ttl = min(ttl, ttls[1])
 	now := a.now()
 	notAfter := now.Add(ttl)
 	if s.notAfter.Before(notAfter) {

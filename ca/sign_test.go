@@ -106,6 +106,23 @@ func TestSignTTL(t *testing.T) {
 		}
 	}
 
+	// A config change moves the default and the maximum for the next leaf.
+	if err := a.SetTTLs(time.Hour, 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for ttl, want := range map[time.Duration]time.Time{0: now.Add(time.Hour), 5 * time.Hour: now.Add(2 * time.Hour)} {
+		chain, err := a.Sign(csr, Identity{Namespace: "a", ServiceAccount: "b"}, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leaf := parseChain(t, chain)[0]; !leaf.NotAfter.Equal(want) {
+			t.Errorf("after SetTTLs, ttl %s: NotAfter = %s, want %s", ttl, leaf.NotAfter, want)
+		}
+	}
+	if err := a.SetTTLs(3*time.Hour, 2*time.Hour); err == nil {
+		t.Error("SetTTLs accepted a default above the maximum")
+	}
+
 	// Nine days on, the intermediate has one day left: a week's leaf stops with it.
 	later := now.Add(9 * 24 * time.Hour)
 	b := mustNew(t, Options{PluginDir: dir, MaxTTL: 30 * 24 * time.Hour, Now: func() time.Time { return later }})

@@ -119,6 +119,7 @@ type caComponent struct {
 	store     *sds.Store
 	authority *ca.Authority
 	tokens    *ca.Tokens
+	server    *ca.Server // nil when the API is off
 	grpc      *grpc.Server
 }
 
@@ -152,6 +153,7 @@ func (p *process) startCA(ctx context.Context, snap *policy.Snapshot, data strin
 	if err != nil {
 		return nil, fmt.Errorf("--ca-listen: %w", err)
 	}
+	c.server = srv
 	c.grpc = grpc.NewServer(grpc.Creds(credentials.NewTLS(srv.TLSConfig())))
 	srv.Register(c.grpc)
 	reflection.Register(c.grpc)
@@ -176,11 +178,18 @@ func (p *process) applyCA(ctx context.Context, c *caComponent, snap *policy.Snap
 	return c
 }
 
-// apply takes a new snapshot's bootstrap tokens. A changed trust domain is logged: it takes a
-// restart.
+// apply takes a new snapshot's bootstrap tokens, certificate lifetimes and rate limit. A
+// changed trust domain is logged: it takes a restart.
 func (c *caComponent) apply(snap *policy.Snapshot) {
 	if td := snap.Mesh.GetTrustDomain(); td != "" && td != c.authority.TrustDomain() {
 		c.log.Warn("ca: MeshConfig trustDomain changed; the CA keeps issuing in the old one until restarted", "serving", c.authority.TrustDomain(), "configured", td)
+	}
+	settings := snap.Settings.CA
+	if err := c.authority.SetTTLs(settings.WorkloadCertTTL.Std(), settings.MaxWorkloadCertTTL.Std()); err != nil {
+		c.log.Error("ca: certificate lifetimes kept", "version", snap.Version, "error", err)
+	}
+	if c.server != nil {
+		c.server.SetRateLimit(rate.Limit(settings.RateLimit.PerSecond), settings.RateLimit.Burst)
 	}
 	c.tokens.Apply(c.tokenSpecs(snap))
 }
