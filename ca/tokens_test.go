@@ -2,10 +2,12 @@ package ca
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -30,7 +32,7 @@ func TestTokensRedeem(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tok := NewTokens(filepath.Join(t.TempDir(), "ledger.json"))
+			tok := NewTokens(filepath.Join(t.TempDir(), "ledger"))
 			tok.now = func() time.Time { return now }
 			tt.spec.Identity = web
 			tok.Apply([]TokenSpec{tt.spec})
@@ -49,7 +51,7 @@ func TestTokensRedeem(t *testing.T) {
 
 func TestTokensLedgerPersists(t *testing.T) {
 	t.Parallel()
-	ledger := filepath.Join(t.TempDir(), "state", "ledger.json")
+	ledger := filepath.Join(t.TempDir(), "state", "ledger")
 	specs := []TokenSpec{
 		{Name: "apps/web", Identity: Identity{Namespace: "apps", ServiceAccount: "web"}, Token: []byte("one-time-token-0123"), MaxUses: 1},
 		{Name: "apps/db", Identity: Identity{Namespace: "apps", ServiceAccount: "db"}, Token: []byte("bounded-token-0123"), MaxUses: 2},
@@ -64,13 +66,13 @@ func TestTokensLedgerPersists(t *testing.T) {
 	if st, err := os.Stat(ledger); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("ledger: %v, %v", st, err)
 	}
-	var onDisk map[string]int
-	if err := json.Unmarshal(readFile(t, ledger), &onDisk); err != nil || len(onDisk) != 2 {
-		t.Fatalf("ledger contents %v, %v", onDisk, err)
+	lines := strings.Split(strings.TrimSuffix(string(readFile(t, ledger)), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("ledger holds %d uses, want 2: %q", len(lines), lines)
 	}
-	for k := range onDisk {
-		if len(k) != 64 {
-			t.Errorf("ledger key %q is not a sha256 hex", k)
+	for _, l := range lines {
+		if len(l) != 64 || strings.Contains(l, "token") {
+			t.Errorf("ledger line %q is not a sha256 hex", l)
 		}
 	}
 
@@ -95,13 +97,65 @@ func TestTokensLedgerPersists(t *testing.T) {
 
 func TestTokensCorruptLedgerFailsClosed(t *testing.T) {
 	t.Parallel()
-	ledger := filepath.Join(t.TempDir(), "ledger.json")
-	if err := os.WriteFile(ledger, []byte("{not json"), 0o600); err != nil {
+	ledger := filepath.Join(t.TempDir(), "ledger")
+	if err := os.WriteFile(ledger, []byte("{not a hash\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tok := NewTokens(ledger)
 	tok.Apply([]TokenSpec{{Token: []byte("t"), MaxUses: 1}})
 	if _, err := tok.Redeem(context.Background(), "t"); err == nil {
 		t.Fatal("redeemed against a corrupt ledger")
+	}
+}
+
+// TestTokensConcurrent: many redemptions at once share writes, every use is on disk, and a
+// bounded token is never spent past its bound however the redemptions race; a line cut short
+// by a crash is ignored at the next start.
+func TestTokensConcurrent(t *testing.T) {
+	t.Parallel()
+	ledger := filepath.Join(t.TempDir(), "ledger")
+	tok := NewTokens(ledger)
+	tok.Apply([]TokenSpec{
+		{Name: "apps/many", Identity: Identity{Namespace: "apps", ServiceAccount: "many"}, Token: []byte("many-uses-token-0123"), MaxUses: 1000},
+		{Name: "apps/five", Identity: Identity{Namespace: "apps", ServiceAccount: "five"}, Token: []byte("five-uses-token-0123"), MaxUses: 5},
+	})
+	var ok, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			if _, err := tok.Redeem(context.Background(), "many-uses-token-0123"); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := tok.Redeem(context.Background(), "five-uses-token-0123"); err == nil {
+				ok.Add(1)
+			} else if errors.Is(err, errTokenUsedUp) {
+				refused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 5 || refused.Load() != 95 {
+		t.Errorf("bounded token: %d redeemed, %d refused; want 5 and 95", ok.Load(), refused.Load())
+	}
+	if n := strings.Count(string(readFile(t, ledger)), "\n"); n != 105 {
+		t.Errorf("ledger holds %d uses, want 105", n)
+	}
+	f, err := os.OpenFile(ledger, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("abc123") // a crash mid-line
+	_ = f.Close()
+	again := NewTokens(ledger)
+	again.Apply([]TokenSpec{{Name: "apps/five", Token: []byte("five-uses-token-0123"), MaxUses: 6}})
+	if _, err := again.Redeem(context.Background(), "five-uses-token-0123"); err != nil {
+		t.Errorf("after a torn last line, the sixth use: %v", err)
+	}
+	third := NewTokens(ledger)
+	third.Apply([]TokenSpec{{Name: "apps/five", Token: []byte("five-uses-token-0123"), MaxUses: 6}})
+	if _, err := third.Redeem(context.Background(), "five-uses-token-0123"); !errors.Is(err, errTokenUsedUp) {
+		t.Errorf("after the torn line was dropped and a use written, a seventh use: %v, want used up", err)
 	}
 }

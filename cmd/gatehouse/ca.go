@@ -142,7 +142,7 @@ func (p *process) startCA(ctx context.Context, snap *policy.Snapshot, data strin
 			p.log.Error("ca: plug-in watch stopped", "error", err)
 		}
 	}()
-	c := &caComponent{log: p.log, store: p.store, authority: a, tokens: ca.NewTokens(filepath.Join(data, "ca", "tokens.json"))}
+	c := &caComponent{log: p.log, store: p.store, authority: a, tokens: ca.NewTokens(filepath.Join(data, "ca", "token-uses"))}
 	c.tokens.Apply(c.tokenSpecs(snap))
 	if f.listen == "" {
 		return c, nil
