@@ -57,6 +57,10 @@ func (g *Gateway) dispatch(l *listener, c net.Conn) {
 		})
 		return
 	}
+	if tl.Permissive {
+		l.conns.serve(c, func(ctx context.Context) { g.servePermissive(ctx, l, tl, c) })
+		return
+	}
 	switch tl.Protocol {
 	case "TLS":
 		l.conns.serve(c, func(ctx context.Context) { g.serveTLS(ctx, l, tl, c) })
@@ -70,10 +74,12 @@ func (g *Gateway) dispatch(l *listener, c net.Conn) {
 // serveConn serves a connection whose PROXY protocol header has been read, in the goroutine that
 // read it.
 func (g *Gateway) serveConn(ctx context.Context, l *listener, tl *Listener, c net.Conn) {
-	switch tl.Protocol {
-	case "TLS":
+	switch {
+	case tl.Permissive:
+		g.servePermissive(ctx, l, tl, c)
+	case tl.Protocol == "TLS":
 		g.serveTLS(ctx, l, tl, c)
-	case "TCP":
+	case tl.Protocol == "TCP":
 		g.proxyL4(ctx, c, nil, tl.TCPRoute, kindTCP, "")
 	default:
 		l.handoff.deliver(g.framed(c))
@@ -90,6 +96,12 @@ func (g *Gateway) serveTLS(ctx context.Context, l *listener, tl *Listener, raw n
 		g.handshakeFailed(raw, peekReason(err), "", err)
 		return
 	}
+	g.serveHello(ctx, l, tl, raw, hello, prefix, start)
+}
+
+// serveHello serves a TLS connection whose ClientHello has been peeked (prefix holds the bytes
+// read): the rest of serveTLS, shared with the PERMISSIVE port's mesh mTLS.
+func (g *Gateway) serveHello(ctx context.Context, l *listener, tl *Listener, raw net.Conn, hello clienthello.Hello, prefix []byte, start time.Time) {
 	sni := normalizeServerName(hello.ServerName)
 	if g.acmeTLSALPN(raw, hello, prefix, sni) {
 		return

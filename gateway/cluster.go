@@ -46,6 +46,9 @@ type Cluster struct {
 	runtime atomic.Pointer[clusterRuntime]
 	// tlsSet is set when a DestinationRule tls applies (DISABLE included): auto mTLS does not.
 	tlsSet bool
+	// l4TLS is TLS for the connections of tcp and tls routes: TLS with the ALPN of a cluster no
+	// HTTP filter overrides.
+	l4TLS *UpstreamTLS
 }
 
 // Endpoint is one address of a cluster. Its in-flight count drives least-request balancing; it

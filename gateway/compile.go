@@ -203,6 +203,7 @@ func (c *compiler) listener(k ListenerKey, servers []gatewayServer) *Listener {
 		l.VirtualHosts = c.virtualHosts(k.Port, servers)
 	case classTLS:
 		l.FilterChains = c.filterChains(k.Port, servers)
+		c.permissive(l, k.Port, servers)
 	}
 	return l
 }

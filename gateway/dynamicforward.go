@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -41,12 +42,22 @@ func (f *DynamicForward) admits(name string) bool {
 }
 
 // dialDynamic resolves the client's server name (through the bounded dfpCache) and connects
-// to the first address that answers.
-func (g *Gateway) dialDynamic(ctx context.Context, f *DynamicForward, lc *l4Conn, timeout time.Duration) net.Conn {
+// to the first address that answers, then starts the cluster's TLS (t, nil for none) to that
+// name.
+func (g *Gateway) dialDynamic(ctx context.Context, f *DynamicForward, t *UpstreamTLS, lc *l4Conn, timeout time.Duration) net.Conn {
 	if !f.admits(lc.sni) {
 		lc.flags |= accesslog.NoRouteFound
 		g.log.Debug("gateway dynamic forward refused", "route", lc.route.Name, "sni", lc.sni, "host", f.Host, "error", errNameNotAdmitted)
 		return nil
+	}
+	port := strconv.FormatUint(uint64(f.Port), 10)
+	var cfg *tls.Config
+	if t != nil {
+		// Without tls.sni, the name dialed is sent and verified (Envoy's auto_sni and
+		// auto_san_validation), as on the HTTP path.
+		if cfg = g.l4TLSConfig(ctx, lc, t, net.JoinHostPort(lc.sni, port)); cfg == nil {
+			return nil
+		}
 	}
 	lookupCtx, cancel := context.WithTimeout(ctx, max(timeout, time.Second))
 	addrs, err := g.dns.lookupDynamic(lookupCtx, lc.sni)
@@ -57,13 +68,16 @@ func (g *Gateway) dialDynamic(ctx context.Context, f *DynamicForward, lc *l4Conn
 		return nil
 	}
 	dialer := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	port := strconv.FormatUint(uint64(f.Port), 10)
 	for _, a := range preferV4(addrs) {
 		up, derr := dialer.DialContext(ctx, "tcp", net.JoinHostPort(a.String(), port))
-		if derr == nil {
-			return up
+		if derr != nil {
+			err = derr
+			continue
 		}
-		err = derr
+		if cfg != nil {
+			return g.l4Handshake(ctx, lc, up, cfg, connectDeadline(timeout))
+		}
+		return up
 	}
 	lc.flags |= accesslog.UpstreamConnectionFailure
 	g.log.Debug("gateway upstream connect failed", "route", lc.route.Name, "sni", lc.sni, "error", err)

@@ -48,7 +48,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case ci != nil:
 			vh = ci.virtualHost(l, r.Host, w.Header())
-		case l != nil && l.Protocol == "HTTP":
+		case l != nil && (l.Protocol == "HTTP" || l.Permissive):
 			vh = l.virtualHost(r.Host)
 		default:
 			// A plaintext connection from before its port became TLS (or went away): drain it.

@@ -119,7 +119,8 @@ func withTrustDomains(ids, domains []string) []string {
 // buildUpstreamTLSSettings does: a DestinationRule's ISTIO_MUTUAL gets the auto SNI unless it sets
 // sni, and the service's identities (in every trust domain) unless it sets subjectAltNames. With
 // no tls from a DestinationRule, auto mTLS gives ISTIO_MUTUAL to the endpoints labelled
-// security.istio.io/tlsMode: istio of a MESH_INTERNAL service; the others stay plaintext.
+// security.istio.io/tlsMode: istio of a MESH_INTERNAL service; the others stay plaintext. The
+// ALPN it sets is the HTTP routes' (forL4 gives tcp and tls routes theirs).
 func (c *compiler) meshTLS(cl *Cluster, se *policy.Resource, spec *networking.ServiceEntry, eps []endpoint, port uint32, subset, host string) {
 	t := cl.TLS
 	switch {
@@ -140,22 +141,6 @@ func (c *compiler) meshTLS(cl *Cluster, se *policy.Resource, spec *networking.Se
 		t.SubjectAltNames = withTrustDomains(serviceIdentities(se, spec, eps, trustDomains(c.snap)[0]), trustDomains(c.snap))
 	}
 	t.ALPN = meshALPN(cl.Protocol)
-}
-
-// warnMeshL4 says where Istio would originate ISTIO_MUTUAL for a tcp or tls route's cluster (a
-// DestinationRule's, or auto mTLS to labelled endpoints): tcp and tls routes proxy bytes as they
-// come, so a mesh server requiring mTLS refuses them.
-func (c *compiler) warnMeshL4(vs *policy.Resource, field string, cl *Cluster, dr *policy.Resource, subset string, port uint32) {
-	var p policyParts
-	if dr != nil {
-		p = trafficPolicyParts(dr, subset, port)
-	}
-	switch {
-	case p.tls.GetMode() == networking.ClientTLSSettings_ISTIO_MUTUAL:
-		c.problems.warn(dr, p.tlsF+".mode", "ISTIO_MUTUAL is not originated for tcp and tls routes (%s, from %s %s): the gateway proxies their bytes in plaintext", cl.Name, vs.NamespacedName(), field)
-	case p.tls == nil && cl.Location != "" && autoMTLS(c.snap) && slices.ContainsFunc(cl.Endpoints, func(e *Endpoint) bool { return e.MeshTLS }):
-		c.problems.warn(vs, field, "auto mTLS is not originated for tcp and tls routes: %s has endpoints labelled %s: istio, which get plaintext", cl.Name, tlsModeLabel)
-	}
 }
 
 // istioMutualSettings is a DestinationRule's ISTIO_MUTUAL before meshTLS completes it; what

@@ -33,15 +33,20 @@ data:
 		docs     []string
 		wantTLS  string // "" none, else "auto" or "dr"
 		wantWarn string
+		// wantL4ALPN is what a tcp route offers (Istio's cluster ALPN, no HTTP override).
+		wantL4ALPN []string
 	}{
 		{name: "auto mTLS for labelled endpoints", docs: []string{edgeGateway, meshEntry("HTTP", "8080", "reviews", labelled), reviewsRoute}, wantTLS: "auto"},
 		{name: "no label, no mTLS", docs: []string{edgeGateway, meshEntry("HTTP", "8080", "reviews", ""), reviewsRoute}},
 		{name: "enableAutoMtls false", docs: []string{autoOff, edgeGateway, meshEntry("HTTP", "8080", "reviews", labelled), reviewsRoute}},
 		{name: "DestinationRule ISTIO_MUTUAL", docs: []string{edgeGateway, meshEntry("HTTP", "8080", "reviews", ""), reviewsRoute, reviewsIstioMutual}, wantTLS: "dr"},
 		{name: "tcp route to ISTIO_MUTUAL", docs: []string{tcpGateway, meshEntry("TCP", "8080", "reviews", ""), tcpRoute, reviewsIstioMutual},
-			wantWarn: "ISTIO_MUTUAL is not originated for tcp and tls routes"},
+			wantTLS: "dr", wantL4ALPN: []string{"istio-peer-exchange", "istio"}},
 		{name: "tcp route to labelled endpoints", docs: []string{tcpGateway, meshEntry("TCP", "8080", "reviews", labelled), tcpRoute},
-			wantWarn: "auto mTLS is not originated for tcp and tls routes"},
+			wantTLS: "auto", wantL4ALPN: []string{"istio-peer-exchange", "istio"}},
+		{name: "tcp route to an HTTP2 port adds h2", docs: []string{tcpGateway, meshEntry("GRPC", "8080", "reviews", ""), tcpRoute, reviewsIstioMutual},
+			wantTLS: "dr", wantL4ALPN: []string{"istio-peer-exchange", "istio", "h2"}},
+		{name: "tcp route without label or DestinationRule", docs: []string{tcpGateway, meshEntry("TCP", "8080", "reviews", ""), tcpRoute}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,10 +67,13 @@ data:
 			case tt.wantTLS != "" && (got == nil || got.Mode != modeIstioMutual || got.Auto != (tt.wantTLS == "auto")):
 				t.Errorf("TLS %+v, want ISTIO_MUTUAL (%s)", got, tt.wantTLS)
 			}
+			if tt.wantL4ALPN != nil && (cl.l4TLS == nil || !slices.Equal(cl.l4TLS.ALPN, tt.wantL4ALPN)) {
+				t.Errorf("tcp route TLS %+v, want ALPN %q", cl.l4TLS, tt.wantL4ALPN)
+			}
 			var warned []string
 			for _, p := range problems {
 				warned = append(warned, p.String())
-				if strings.Contains(p.Reason, "not yet supported") || strings.Contains(p.Reason, "not supported yet") {
+				if strings.Contains(p.Reason, "not yet supported") || strings.Contains(p.Reason, "not supported yet") || strings.Contains(p.Reason, "plaintext") {
 					t.Errorf("stale warning: %s", p)
 				}
 			}

@@ -86,3 +86,17 @@ func (c *compiler) l4Route(vs *policy.Resource, field, name string, dests []*net
 	}
 	return r
 }
+
+// applyL4TLS applies a DestinationRule's tls to the cluster of a tcp or tls route: Envoy's
+// cluster transport socket wraps every upstream connection whatever the route kind, so a
+// SIMPLE, MUTUAL or ISTIO_MUTUAL upstream gets TLS on the wire. The rest of the trafficPolicy is
+// left to HTTP routes, as before.
+func (c *compiler) applyL4TLS(cl *Cluster, dr *policy.Resource, subset string, port uint32, host string) {
+	p := trafficPolicyParts(dr, subset, port)
+	if p.tls == nil {
+		return
+	}
+	cl.DestinationRule = dr.NamespacedName()
+	cl.tlsSet = true
+	cl.TLS = c.compileOriginationTLS(dr, p.tlsF, p.tls, host, cl.Protocol)
+}

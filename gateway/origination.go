@@ -45,6 +45,20 @@ type tlsDialer struct {
 }
 
 func (d *tlsDialer) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	cfg, err := d.clientConfig(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := d.dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return clientHandshake(ctx, raw, cfg)
+}
+
+// clientConfig is the TLS of one connection to addr (host:port), read before dialing so that a
+// missing credential costs no connection.
+func (d *tlsDialer) clientConfig(ctx context.Context, addr string) (*tls.Config, error) {
 	cfg, err := d.config(ctx)
 	if err != nil {
 		return nil, &originationError{err: err}
@@ -53,10 +67,11 @@ func (d *tlsDialer) DialTLSContext(ctx context.Context, network, addr string) (n
 		// A dynamic forward cluster's: the name dialed (Envoy's auto_sni).
 		cfg.ServerName, _, _ = net.SplitHostPort(addr)
 	}
-	raw, err := d.dial(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
+	return cfg, nil
+}
+
+// clientHandshake starts TLS on raw, and closes raw when the handshake fails.
+func clientHandshake(ctx context.Context, raw net.Conn, cfg *tls.Config) (net.Conn, error) {
 	c := tls.Client(raw, cfg)
 	if err := c.HandshakeContext(ctx); err != nil {
 		_ = raw.Close()

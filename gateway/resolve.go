@@ -122,12 +122,17 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 	if spec.GetLocation() == networking.ServiceEntry_MESH_INTERNAL {
 		cl.Location = spec.GetLocation().String()
 	}
-	if dr != nil && !l4 {
+	switch {
+	case dr == nil:
+	case l4:
+		c.applyL4TLS(cl, dr, d.GetSubset(), sp.GetNumber(), host)
+	default:
 		c.applyTrafficPolicy(cl, dr, d.GetSubset(), sp.GetNumber(), host)
 	}
 	switch p := strings.ToUpper(sp.GetProtocol()); {
 	case l4:
-		// Bytes are proxied as they come: TLS passed through stays TLS.
+		// Bytes are proxied as they come: TLS passed through stays TLS, and only a
+		// DestinationRule tls wraps them in TLS of the gateway's own.
 	case (p == "HTTPS" || p == "TLS") && cl.TLS == nil:
 		c.problems.warn(se, "spec.ports", "port %d is %s but no DestinationRule tls originates TLS to %s: the gateway sends plaintext HTTP", sp.GetNumber(), p, host)
 	}
@@ -137,6 +142,7 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 		// DYNAMIC_DNS; at a gateway, with no original destination, NONE can only mean the same.
 		cl.DynamicForward = &DynamicForward{Host: host, Port: targetPort(sp)}
 		c.dynamicForwardPolicy(cl, dr, field)
+		cl.l4TLS = cl.TLS.forL4(cl.Protocol)
 		cl.finish()
 		c.clusters[key] = cl
 		return cl, name
@@ -150,11 +156,8 @@ func (c *compiler) cluster(vs *policy.Resource, field string, d *networking.Dest
 			cl.Endpoints = append(cl.Endpoints, &Endpoint{Address: ep.address, Weight: ep.weight, MeshTLS: meshTLSLabel(ep.labels)})
 		}
 	}
-	if l4 {
-		c.warnMeshL4(vs, field, cl, dr, d.GetSubset(), sp.GetNumber())
-	} else {
-		c.meshTLS(cl, se, spec, eps, sp.GetNumber(), d.GetSubset(), host)
-	}
+	c.meshTLS(cl, se, spec, eps, sp.GetNumber(), d.GetSubset(), host)
+	cl.l4TLS = cl.TLS.forL4(cl.Protocol)
 	cl.finish()
 	c.clusters[key] = cl
 	return cl, name

@@ -79,6 +79,11 @@ type Listener struct {
 	FilterChains []*FilterChain `yaml:"filterChains,omitempty"`
 	// TCPRoute is where a TCP listener sends its connections; nil closes them.
 	TCPRoute *TCPRoute `yaml:"tcpRoute,omitempty"`
+	// Permissive marks a TLS listener serving a PERMISSIVE ISTIO_MUTUAL server (see
+	// MTLSModeAnnotation): mesh mTLS goes to FilterChains, plaintext HTTP to VirtualHosts, and
+	// other TLS to PassthroughRoute (nil closes it).
+	Permissive       bool      `yaml:"permissive,omitempty"`
+	PassthroughRoute *TCPRoute `yaml:"passthroughRoute,omitempty"`
 
 	vhosts hostIndex[*VirtualHost]
 	chains hostIndex[*FilterChain]

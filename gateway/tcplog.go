@@ -17,16 +17,17 @@ func (g *Gateway) logL4(down net.Conn, lc *l4Conn) {
 	}
 	e := entries.Get().(*accesslog.Entry)
 	*e = accesslog.Entry{
-		StartTime:                    lc.start,
-		ResponseFlags:                lc.flags,
-		BytesReceived:                lc.received,
-		BytesSent:                    lc.sent,
-		Duration:                     time.Since(lc.start),
-		UpstreamCluster:              lc.cluster,
-		DownstreamLocalAddress:       addrPort(down.LocalAddr()),
-		DownstreamRemoteAddress:      addrPort(down.RemoteAddr()),
-		RequestedServerName:          lc.sni,
-		ConnectionTerminationDetails: lc.details,
+		StartTime:                      lc.start,
+		ResponseFlags:                  lc.flags,
+		BytesReceived:                  lc.received,
+		BytesSent:                      lc.sent,
+		Duration:                       time.Since(lc.start),
+		UpstreamCluster:                lc.cluster,
+		DownstreamLocalAddress:         addrPort(down.LocalAddr()),
+		DownstreamRemoteAddress:        addrPort(down.RemoteAddr()),
+		RequestedServerName:            lc.sni,
+		ConnectionTerminationDetails:   lc.details,
+		UpstreamTransportFailureReason: lc.transportFailure,
 	}
 	if lc.upstream != nil {
 		e.UpstreamHost = addrPort(lc.upstream.RemoteAddr())

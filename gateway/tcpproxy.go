@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -27,10 +28,12 @@ type l4Conn struct {
 	cluster string
 	flags   accesslog.ResponseFlags
 	// details is %CONNECTION_TERMINATION_DETAILS% when the gateway closed the connection itself.
-	details  string
-	upstream net.Conn
-	received int64
-	sent     int64
+	details string
+	// transportFailure is %UPSTREAM_TRANSPORT_FAILURE_REASON%: why TLS origination failed.
+	transportFailure string
+	upstream         net.Conn
+	received         int64
+	sent             int64
 }
 
 // proxyL4 connects a downstream connection to an endpoint of one of the route's destinations and
@@ -79,9 +82,10 @@ func (g *Gateway) proxyL4(ctx context.Context, down net.Conn, prefix []byte, rou
 	m.tcpBytes.WithLabelValues(kind, "sent").Add(float64(sent))
 }
 
-// dialL4 connects to where the route sends the connection, or returns nil with the reason in
-// lc.flags: NR without a destination, NC for a cluster that does not exist, UH without an
-// endpoint, UF when the connect fails.
+// dialL4 connects to where the route sends the connection, with the cluster's TLS when it has
+// one for the endpoint, or returns nil with the reason in lc.flags: NR without a destination,
+// NC for a cluster that does not exist, UH without an endpoint, UF when the connect or the TLS
+// handshake fails.
 func (g *Gateway) dialL4(ctx context.Context, lc *l4Conn) net.Conn {
 	var d *Destination
 	if lc.route != nil {
@@ -98,7 +102,7 @@ func (g *Gateway) dialL4(ctx context.Context, lc *l4Conn) net.Conn {
 	}
 	timeout := g.upstream.Load().settings.ConnectTimeout.Std()
 	if df := d.cluster.DynamicForward; df != nil {
-		return g.dialDynamic(ctx, df, lc, timeout)
+		return g.dialDynamic(ctx, df, d.cluster.l4TLS, lc, timeout)
 	}
 	ep := d.cluster.pick()
 	if ep == nil {
@@ -107,14 +111,32 @@ func (g *Gateway) dialL4(ctx context.Context, lc *l4Conn) net.Conn {
 	}
 	ep.inflight.Add(1)
 	defer ep.inflight.Add(-1)
-	dialer := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	var cfg *tls.Config
+	if t := d.cluster.l4TLS; t.appliesTo(ep) {
+		if cfg = g.l4TLSConfig(ctx, lc, t, ep.Address); cfg == nil {
+			return nil
+		}
+	}
+	deadline := connectDeadline(timeout)
+	dialer := net.Dialer{Deadline: deadline, KeepAlive: 30 * time.Second}
 	up, err := dialer.DialContext(ctx, "tcp", ep.Address)
 	if err != nil {
 		lc.flags |= accesslog.UpstreamConnectionFailure
 		g.log.Debug("gateway upstream connect failed", "route", lc.route.Name, "address", ep.Address, "error", err)
 		return nil
 	}
+	if cfg != nil {
+		return g.l4Handshake(ctx, lc, up, cfg, deadline)
+	}
 	return up
+}
+
+// connectDeadline is when a connect timeout started now runs out; zero for no timeout.
+func connectDeadline(timeout time.Duration) time.Time {
+	if timeout <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(timeout)
 }
 
 // splice copies down→up and up→down. When one direction ends cleanly, the other side's write
