@@ -71,3 +71,29 @@ func bearerToken(ctx context.Context) string {
 	}
 	return ""
 }
+
+// ErrNotMeshPeer is PeerIdentity's answer for a TLS peer that presented no workload
+// certificate of this mesh.
+var ErrNotMeshPeer = errors.New("no workload certificate of this mesh")
+
+// PeerIdentity is the workload a gRPC peer proved it is with its client certificate, for the
+// other services on the CA's port (xDS). ok is false for a peer not on TLS (a local,
+// plaintext listener), which is no remote peer at all.
+func (s *Server) PeerIdentity(ctx context.Context) (id Identity, ok bool, err error) {
+	p, found := peer.FromContext(ctx)
+	if !found {
+		return Identity{}, false, nil
+	}
+	ti, isTLS := p.AuthInfo.(credentials.TLSInfo)
+	if !isTLS {
+		return Identity{}, false, nil
+	}
+	if len(ti.State.VerifiedChains) == 0 {
+		return Identity{}, true, ErrNotMeshPeer
+	}
+	id, err = s.certIdentity(ti.State.VerifiedChains[0][0])
+	if err != nil {
+		return Identity{}, true, fmt.Errorf("%w: %v", ErrNotMeshPeer, err)
+	}
+	return id, true, nil
+}

@@ -34,6 +34,11 @@ type ServerOptions struct {
 	// Caches serve further resource types (Listeners, Clusters, ...) on the same server and
 	// streams, keyed by type URL. The Secret type is always served from the Store.
 	Caches map[string]cachev3.Cache
+	// Peer tells a remote proxy's stream from a local one: the workload it proved it is with
+	// its certificate, nil for a local stream (loopback, Unix socket), which is trusted. An
+	// error refuses the stream. A remote proxy sees only what its identity may (checkRemote).
+	// Nil: every stream is local.
+	Peer func(ctx context.Context) (*RemotePeer, error)
 }
 
 // Server is Gatehouse's one xDS server: SDS today, and through ServerOptions.Caches every other
@@ -78,7 +83,9 @@ func NewServer(store *Store, opts ServerOptions) *Server {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{log: log, store: store, secrets: secrets, cache: mux, ctx: ctx, stop: stop}
-	s.xds = serverv3.NewServer(ctx, mux, newCallbacks(log, opts.Registerer), xdsLogger(log))
+	cb := newCallbacks(log, opts.Registerer)
+	cb.peerOf = opts.Peer
+	s.xds = serverv3.NewServer(ctx, mux, cb, xdsLogger(log))
 	return s
 }
 

@@ -21,8 +21,12 @@ type callbacks struct {
 	responses *prometheus.CounterVec
 	nacks     *prometheus.CounterVec
 
-	mu   sync.Mutex
-	sent map[int64]map[string]sentResponse // stream -> type URL -> last response
+	// peerOf is ServerOptions.Peer; nil: every stream is local.
+	peerOf func(context.Context) (*RemotePeer, error)
+
+	mu    sync.Mutex
+	sent  map[int64]map[string]sentResponse // stream -> type URL -> last response
+	peers map[int64]*RemotePeer             // stream -> its remote peer; absent for local streams
 }
 
 type sentResponse struct{ nonce, version string }
@@ -44,7 +48,8 @@ func newCallbacks(log *slog.Logger, reg prometheus.Registerer) *callbacks {
 			Name: "gatehouse_xds_nacks_total",
 			Help: "xDS responses a proxy rejected (NACK), by resource type.",
 		}, []string{"type"}),
-		sent: map[int64]map[string]sentResponse{},
+		sent:  map[int64]map[string]sentResponse{},
+		peers: map[int64]*RemotePeer{},
 	}
 	if reg != nil {
 		reg.MustRegister(c.streams, c.responses, c.nacks)
@@ -57,9 +62,42 @@ func shortType(typeURL string) string {
 	return typeURL[strings.LastIndexByte(typeURL, '.')+1:]
 }
 
-func (c *callbacks) OnStreamOpen(_ context.Context, id int64, typeURL string) error {
+func (c *callbacks) OnStreamOpen(ctx context.Context, id int64, typeURL string) error {
+	if err := c.admit(ctx, id); err != nil {
+		return err
+	}
 	c.streams.WithLabelValues("sotw").Inc()
 	c.log.Debug("xDS stream opened", "stream", id, "type", typeURL)
+	return nil
+}
+
+// admit records a stream's remote peer, or refuses the stream.
+func (c *callbacks) admit(ctx context.Context, id int64) error {
+	p, err := c.remoteOf(ctx)
+	if err != nil {
+		c.log.Warn("xDS stream refused", "stream", id, "error", err)
+		return err
+	}
+	if p != nil {
+		c.mu.Lock()
+		c.peers[id] = p
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// authorize applies checkRemote to a remote stream's request.
+func (c *callbacks) authorize(id int64, node *core.Node, typeURL string, names []string) error {
+	c.mu.Lock()
+	p := c.peers[id]
+	c.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	if err := checkRemote(p, node, typeURL, names); err != nil {
+		c.log.Warn("xDS request refused", "stream", id, "node", node.GetId(), "type", typeURL, "error", err)
+		return err
+	}
 	return nil
 }
 
@@ -67,11 +105,15 @@ func (c *callbacks) OnStreamClosed(id int64, node *core.Node) {
 	c.streams.WithLabelValues("sotw").Dec()
 	c.mu.Lock()
 	delete(c.sent, id)
+	delete(c.peers, id)
 	c.mu.Unlock()
 	c.log.Debug("xDS stream closed", "stream", id, "node", node.GetId())
 }
 
 func (c *callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
+	if err := c.authorize(id, req.GetNode(), req.GetTypeUrl(), req.GetResourceNames()); err != nil {
+		return err
+	}
 	if req.GetErrorDetail() == nil {
 		c.log.Debug("xDS request", "stream", id, "node", req.GetNode().GetId(), "type", req.GetTypeUrl(),
 			"version", req.GetVersionInfo(), "nonce", req.GetResponseNonce(), "resources", req.GetResourceNames())
@@ -103,7 +145,10 @@ func (c *callbacks) OnStreamResponse(_ context.Context, id int64, req *discovery
 		"version", resp.GetVersionInfo(), "nonce", resp.GetNonce(), "resources", len(resp.GetResources()))
 }
 
-func (c *callbacks) OnDeltaStreamOpen(_ context.Context, id int64, typeURL string) error {
+func (c *callbacks) OnDeltaStreamOpen(ctx context.Context, id int64, typeURL string) error {
+	if err := c.admit(ctx, id); err != nil {
+		return err
+	}
 	c.streams.WithLabelValues("delta").Inc()
 	c.log.Debug("xDS delta stream opened", "stream", id, "type", typeURL)
 	return nil
@@ -111,10 +156,16 @@ func (c *callbacks) OnDeltaStreamOpen(_ context.Context, id int64, typeURL strin
 
 func (c *callbacks) OnDeltaStreamClosed(id int64, node *core.Node) {
 	c.streams.WithLabelValues("delta").Dec()
+	c.mu.Lock()
+	delete(c.peers, id)
+	c.mu.Unlock()
 	c.log.Debug("xDS delta stream closed", "stream", id, "node", node.GetId())
 }
 
 func (c *callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
+	if err := c.authorize(id, req.GetNode(), req.GetTypeUrl(), req.GetResourceNamesSubscribe()); err != nil {
+		return err
+	}
 	if req.GetErrorDetail() == nil {
 		c.log.Debug("xDS delta request", "stream", id, "node", req.GetNode().GetId(), "type", req.GetTypeUrl(),
 			"nonce", req.GetResponseNonce(), "subscribe", req.GetResourceNamesSubscribe(), "unsubscribe", req.GetResourceNamesUnsubscribe())
@@ -133,7 +184,16 @@ func (c *callbacks) OnStreamDeltaResponse(id int64, req *discovery.DeltaDiscover
 		"nonce", resp.GetNonce(), "resources", len(resp.GetResources()), "removed", resp.GetRemovedResources())
 }
 
-func (c *callbacks) OnFetchRequest(_ context.Context, req *discovery.DiscoveryRequest) error {
+func (c *callbacks) OnFetchRequest(ctx context.Context, req *discovery.DiscoveryRequest) error {
+	p, err := c.remoteOf(ctx)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		if err := checkRemote(p, req.GetNode(), req.GetTypeUrl(), req.GetResourceNames()); err != nil {
+			return err
+		}
+	}
 	c.log.Debug("xDS fetch", "node", req.GetNode().GetId(), "type", req.GetTypeUrl(), "resources", req.GetResourceNames())
 	return nil
 }

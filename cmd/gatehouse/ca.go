@@ -82,7 +82,7 @@ func runCA(ctx context.Context, f caFlags) error {
 				c.apply(snap)
 				continue
 			}
-			c, err := p.startCA(ctx, snap, f.data, f.caServeFlags)
+			c, err := p.startCA(ctx, snap, f.data, f.caServeFlags, nil)
 			if err != nil {
 				started <- err
 				return
@@ -126,7 +126,10 @@ type caComponent struct {
 // startCA builds the Authority for snap's trust domain and serves its API on f.listen. The
 // trust domain is read once: changing it means new identities for every workload, which a
 // restart makes explicit.
-func (p *process) startCA(ctx context.Context, snap *policy.Snapshot, data string, f caServeFlags) (*caComponent, error) {
+//
+// xds, when not nil, is served on the same port, as istiod serves xDS and the CA on 15012: to
+// proxies elsewhere, over TLS, each authenticated by its workload certificate (meshPeer).
+func (p *process) startCA(ctx context.Context, snap *policy.Snapshot, data string, f caServeFlags, xds *sds.Server) (*caComponent, error) {
 	settings := snap.Settings.CA
 	a, err := ca.New(ca.Options{
 		DataDir: data, PluginDir: f.plugin,
@@ -156,6 +159,9 @@ func (p *process) startCA(ctx context.Context, snap *policy.Snapshot, data strin
 	c.server = srv
 	c.grpc = grpc.NewServer(grpc.Creds(credentials.NewTLS(srv.TLSConfig())))
 	srv.Register(c.grpc)
+	if xds != nil {
+		xds.Register(c.grpc)
+	}
 	reflection.Register(c.grpc)
 	go func() { _ = c.grpc.Serve(ln) }()
 	p.log.Info("ca: IstioCertificateService listening", "address", ln.Addr().String(), "trustDomain", a.TrustDomain())
@@ -165,12 +171,12 @@ func (p *process) startCA(ctx context.Context, snap *policy.Snapshot, data strin
 // applyCA starts the CA on the first snapshot it can start on, and gives it every later one.
 // A CA that cannot start (a bad plug-in, a taken port) is logged and tried again with the next
 // snapshot; the rest of the process serves on.
-func (p *process) applyCA(ctx context.Context, c *caComponent, snap *policy.Snapshot, data string, f caServeFlags) *caComponent {
+func (p *process) applyCA(ctx context.Context, c *caComponent, snap *policy.Snapshot, data string, f caServeFlags, xds *sds.Server) *caComponent {
 	if c != nil {
 		c.apply(snap)
 		return c
 	}
-	c, err := p.startCA(ctx, snap, data, f)
+	c, err := p.startCA(ctx, snap, data, f, xds)
 	if err != nil {
 		p.log.Error("ca not started; retried with the next config change", "error", err)
 		return nil
@@ -281,4 +287,24 @@ func (p *process) startIdentity(ctx context.Context, f identityFlags, c *caCompo
 	p.log.Info("mesh identity: workload certificate manager started", "ca", cmp.Or(f.caAddress, "in-process"),
 		"namespace", p.workload.Namespace, "serviceAccount", f.serviceAccount, "version", snap.Version)
 	return true, nil
+}
+
+// meshPeer is the xDS server's ServerOptions.Peer: a stream over the CA's TLS port is a remote
+// proxy, known by the workload certificate it presented (none: refused); a stream on the local
+// listeners is trusted. ca returns the running CA, nil before it starts (no TLS port yet).
+func meshPeer(ca func() *caComponent) func(context.Context) (*sds.RemotePeer, error) {
+	return func(ctx context.Context) (*sds.RemotePeer, error) {
+		c := ca()
+		if c == nil || c.server == nil {
+			return nil, nil
+		}
+		id, remote, err := c.server.PeerIdentity(ctx)
+		if !remote {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &sds.RemotePeer{Namespace: id.Namespace, ServiceAccount: id.ServiceAccount}, nil
+	}
 }

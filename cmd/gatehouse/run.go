@@ -79,7 +79,9 @@ func run(ctx context.Context, f runFlags) error {
 
 	// The one xDS server: SDS for any Envoy (and `gatehouse gateway --sds`) reads the same Store
 	// the in-process gateway does.
-	xds := sds.NewServer(p.store, sds.ServerOptions{Logger: p.log, Registerer: p.reg, Namespace: p.workload.Namespace})
+	var workloadCA atomic.Pointer[caComponent]
+	xds := sds.NewServer(p.store, sds.ServerOptions{Logger: p.log, Registerer: p.reg, Namespace: p.workload.Namespace,
+		Peer: meshPeer(workloadCA.Load)})
 	stopXDS, err := serveXDS(ctx, xds, p.log, f.xdsListen, f.sdsSocket)
 	if err != nil {
 		return fmt.Errorf("xDS: %w", err)
@@ -95,7 +97,6 @@ func run(ctx context.Context, f runFlags) error {
 	}
 	defer p.closeStatus()
 
-	var workloadCA atomic.Pointer[caComponent]
 	defer func() {
 		if c := workloadCA.Load(); c != nil {
 			c.stop()
@@ -104,7 +105,7 @@ func run(ctx context.Context, f runFlags) error {
 	identity := false // the gateway's mesh certificate manager runs
 	go func() {
 		for snap := range p.watcher.Subscribe(ctx) {
-			workloadCA.Store(p.applyCA(ctx, workloadCA.Load(), snap, f.data, f.caServeFlags))
+			workloadCA.Store(p.applyCA(ctx, workloadCA.Load(), snap, f.data, f.caServeFlags, xds))
 			if !identity {
 				var err error
 				if identity, err = p.startIdentity(ctx, f.identityFlags, workloadCA.Load(), snap); err != nil {

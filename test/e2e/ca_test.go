@@ -20,11 +20,16 @@ import (
 	"testing"
 	"time"
 
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 	securityapi "istio.io/api/security/v1alpha1"
 )
 
@@ -465,4 +470,79 @@ spec:
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("no rotation after the CA came back, before the certificate expired at %v", first.NotAfter)
+}
+
+// adsOnce opens one ADS stream to addr over TLS as node (with client, when not nil), asks for
+// the named Secrets and returns the names it got, or the stream's error.
+func adsOnce(t *testing.T, addr string, roots *x509.CertPool, client *tls.Certificate, node *core.Node, names ...string) ([]string, error) {
+	t.Helper()
+	cfg := &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	if client != nil {
+		cfg.Certificates = []tls.Certificate{*client}
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(&discovery.DiscoveryRequest{Node: node, TypeUrl: resourcev3.SecretType, ResourceNames: names}); err != nil {
+		return nil, err
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	var got []string
+	for _, r := range resp.GetResources() {
+		var s tlsv3.Secret
+		if err := r.UnmarshalTo(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s.GetName())
+	}
+	return got, nil
+}
+
+// TestXDSRemote: the xDS server on the CA's TLS port serves a proxy elsewhere by the workload
+// certificate it presents: the trust bundle and its namespace's Secrets, never the gateway's
+// own certificate, nothing for a node claiming another namespace, and nothing at all without a
+// certificate (issue 10).
+func TestXDSRemote(t *testing.T) {
+	t.Parallel()
+	dir, data := t.TempDir(), t.TempDir()
+	writeFile(t, dir, "tokens.yaml", bootstrapToken("apps", "web", "web-xds-token-0123456789", 1))
+	g := runPorts(t, dir, []int{80}, "--data", data)
+	roots, _ := readRoots(t, data)
+	addr := fmt.Sprintf("127.0.0.1:%d", g.ca)
+	chain, key, err := caCall{addr: addr, roots: roots, token: "web-xds-token-0123456789"}.create(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := &tls.Certificate{PrivateKey: key}
+	for _, c := range chain {
+		block, _ := pem.Decode([]byte(c))
+		cert.Certificate = append(cert.Certificate, block.Bytes)
+	}
+	node := func(ns string) *core.Node {
+		meta, _ := structpb.NewStruct(map[string]any{"NAMESPACE": ns, "SERVICE_ACCOUNT": "web"})
+		return &core.Node{Id: "sidecar~127.0.0.1~web-1." + ns + "~" + ns + ".svc.cluster.local", Metadata: meta}
+	}
+	if got, err := adsOnce(t, addr, roots, cert, node("apps"), "ROOTCA"); err != nil || len(got) != 1 || got[0] != "ROOTCA" {
+		t.Errorf("ROOTCA for its own namespace: %v, %v", got, err)
+	}
+	if _, err := adsOnce(t, addr, roots, cert, node("apps"), "default"); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("the gateway's own certificate: %v, want PermissionDenied", err)
+	}
+	if _, err := adsOnce(t, addr, roots, cert, node("istio-system"), "ROOTCA"); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a node claiming another namespace: %v, want PermissionDenied", err)
+	}
+	if _, err := adsOnce(t, addr, roots, nil, node("apps"), "ROOTCA"); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("no certificate: %v, want Unauthenticated", err)
+	}
 }
