@@ -3,7 +3,6 @@ package gateway
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"slices"
 )
@@ -48,18 +47,10 @@ func (e *secureNamingError) Error() string {
 // match, so any certificate the mesh roots issued is accepted.
 func verifyMeshServer(roots *x509.CertPool, ids []string) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("server sent no certificate")
-		}
-		leaf := cs.PeerCertificates[0]
-		inter := x509.NewCertPool()
-		for _, c := range cs.PeerCertificates[1:] {
-			inter.AddCert(c)
-		}
 		// Workload certificates are for client and server auth; Envoy does not check the
 		// extended key usage of an upstream, so neither does this.
-		opts := x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
-		if _, err := leaf.Verify(opts); err != nil {
+		leaf, err := verifyChain(cs, roots, []x509.ExtKeyUsage{x509.ExtKeyUsageAny})
+		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {

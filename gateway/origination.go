@@ -152,15 +152,8 @@ func (d *tlsDialer) config(ctx context.Context) (*tls.Config, error) {
 // of the subjectAltNames among the leaf's DNS names, IPs or URIs.
 func verifySANs(roots *x509.CertPool, sans []string) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("server sent no certificate")
-		}
-		leaf := cs.PeerCertificates[0]
-		inter := x509.NewCertPool()
-		for _, c := range cs.PeerCertificates[1:] {
-			inter.AddCert(c)
-		}
-		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter}); err != nil {
+		leaf, err := verifyChain(cs, roots, nil)
+		if err != nil {
 			return err
 		}
 		names := slices.Clone(leaf.DNSNames)
@@ -177,4 +170,21 @@ func verifySANs(roots *x509.CertPool, sans []string) func(tls.ConnectionState) e
 		}
 		return fmt.Errorf("server certificate names none of subjectAltNames %v", sans)
 	}
+}
+
+// verifyChain verifies the server's chain against roots (system roots when nil) for usages
+// (server auth when nil) and returns its leaf.
+func verifyChain(cs tls.ConnectionState, roots *x509.CertPool, usages []x509.ExtKeyUsage) (*x509.Certificate, error) {
+	if len(cs.PeerCertificates) == 0 {
+		return nil, errors.New("server sent no certificate")
+	}
+	leaf := cs.PeerCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: usages}); err != nil {
+		return nil, err
+	}
+	return leaf, nil
 }
