@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/authz/extauthz"
+	"github.com/gatehouse-dev/gatehouse/ca/meshxds"
 	"github.com/gatehouse-dev/gatehouse/sds"
 	"github.com/gatehouse-dev/gatehouse/sds/acmecert"
 )
@@ -80,8 +81,10 @@ func run(ctx context.Context, f runFlags) error {
 	// The one xDS server: SDS for any Envoy (and `gatehouse gateway --sds`) reads the same Store
 	// the in-process gateway does.
 	var workloadCA atomic.Pointer[caComponent]
+	// Sidecars' listeners and clusters, built from PeerAuthentication for each proxy that asks.
+	mesh := meshxds.NewCache(p.log)
 	xds := sds.NewServer(p.store, sds.ServerOptions{Logger: p.log, Registerer: p.reg, Namespace: p.workload.Namespace,
-		Peer: meshPeer(workloadCA.Load)})
+		Peer: meshPeer(workloadCA.Load), Caches: mesh.Caches()})
 	stopXDS, err := serveXDS(ctx, xds, p.log, f.xdsListen, f.sdsSocket)
 	if err != nil {
 		return fmt.Errorf("xDS: %w", err)
@@ -106,6 +109,7 @@ func run(ctx context.Context, f runFlags) error {
 	go func() {
 		for snap := range p.watcher.Subscribe(ctx) {
 			workloadCA.Store(p.applyCA(ctx, workloadCA.Load(), snap, f.data, f.caServeFlags, xds))
+			mesh.Apply(snap)
 			if !identity {
 				var err error
 				if identity, err = p.startIdentity(ctx, f.identityFlags, workloadCA.Load(), snap); err != nil {
