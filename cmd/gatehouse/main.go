@@ -25,7 +25,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd(), newSDSCmd(), newGatewayCmd(), newAuthzCmd(), newDemoBackendCmd(), newExplainCmd(), newCACmd(), newBootstrapCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newSDSCmd(), newGatewayCmd(), newAuthzCmd(), newDemoBackendCmd(), newExplainCmd(), newCACmd(), newBootstrapCmd(), newSidecarCmd(), newVersionCmd())
 	if err := root.Execute(); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
