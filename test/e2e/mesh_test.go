@@ -24,7 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// fullChain is the issue-10 walkthrough on free ports: HTTPS at the gateway (SIMPLE), ISTIO_MUTUAL
+// fullChain is the issue-10 walkthrough (deploy/full-chain) on free ports: HTTPS at the gateway (SIMPLE), ISTIO_MUTUAL
 // from the gateway to a `gatehouse sidecar` in front of the demo backend, the sidecar's mode from
 // the namespace's PeerAuthentication over xDS, and an AuthorizationPolicy at the sidecar that
 // allows only the gateway.
@@ -45,62 +45,33 @@ spec: {mtls: {mode: ` + mode + `}}
 `
 }
 
+// startFullChain runs deploy/full-chain, the README's walkthrough, with its ports moved to free
+// ones, and one more BootstrapToken, apps/intruder, for a mesh identity its policy refuses.
 func startFullChain(t *testing.T) *fullChain {
 	t.Helper()
 	c := &fullChain{dir: t.TempDir(), data: t.TempDir(), inbound: freePort(t)}
 	app := backend(t, "web")
+	files, err := filepath.Glob("../../deploy/full-chain/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatal("no full-chain config", err)
+	}
+	ports := strings.NewReplacer("15006", fmt.Sprint(c.inbound), "9090", fmt.Sprint(app))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, c.dir, filepath.Base(f), ports.Replace(string(data)))
+	}
 	gwCA := newCA(t, "edge-ca")
-	edge := gwCA.issue(t, leafOpts{dns: []string{"shop.example.test"}})
+	edge := gwCA.issue(t, leafOpts{dns: []string{"shop.example.com"}})
 	c.gwCAFile = gwCA.file
-	writeFile(t, c.dir, "edge.yaml", docs(secretYAML("edge-cert", "tls", edge.cert, edge.key, ""), `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: ["*"]
-    tls: {mode: SIMPLE, credentialName: edge-cert}
-`, `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  http: [{route: [{destination: {host: web.apps.svc.cluster.local, port: {number: 8080}}}]}]
-`))
-	writeFile(t, c.dir, "apps.yaml", docs(fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: web, namespace: apps}
-spec:
-  hosts: [web.apps.svc.cluster.local]
-  location: MESH_INTERNAL
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-  - address: 127.0.0.1
-    ports: {http: %[1]d}
-    serviceAccount: web
-    labels: {security.istio.io/tlsMode: istio}
-`, c.inbound), fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: web-workload, namespace: apps}
-spec:
-  hosts: [web-workload.apps.svc.cluster.local]
-  location: MESH_INTERNAL
-  ports: [{number: %[1]d, name: http, protocol: HTTP, targetPort: %[2]d}]
-  resolution: STATIC
-  workloadSelector: {labels: {app: web}}
-`, c.inbound, app), `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: only-the-gateway, namespace: apps}
-spec:
-  selector: {matchLabels: {app: web}}
-  action: ALLOW
-  rules: [{from: [{source: {principals: ["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"]}}]}]
-`, bootstrapToken("apps", "web", "web-sidecar-token-0123456789", 2),
-		bootstrapToken("apps", "intruder", "intruder-token-0123456789", 1)))
-	writeFile(t, c.dir, "peer.yaml", peerAuthentication("STRICT"))
+	writeFile(t, c.dir, "secrets.yaml", docs(secretYAML("shop-cert", "tls", edge.cert, edge.key, ""),
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: web-bootstrap, namespace: apps}\nstringData: {token: web-sidecar-token-0123456789}\n",
+		bootstrapToken("apps", "intruder", "intruder-token-0123456789", 1),
+		// A second identity of apps/web, for the ADS client posing as its Envoy sidecar.
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: web-envoy-token, namespace: apps}\nstringData: {token: web-envoy-token-0123456789}\n",
+		"apiVersion: gatehouse.dev/v1alpha1\nkind: BootstrapToken\nmetadata: {name: web-envoy, namespace: apps}\nspec: {serviceAccount: web, token: {name: web-envoy-token, key: token}}\n"))
 
 	c.gw = runPorts(t, c.dir, []int{443}, "--data", c.data)
 	c.caPort = c.gw.ca
@@ -212,7 +183,7 @@ func TestFullChainHTTPS(t *testing.T) {
 	var code int
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if body, code, _ = curlTLS(t, gwPort, "shop.example.test", "/headers", "--cacert", c.gwCAFile); code == 200 {
+		if body, code, _ = curlTLS(t, gwPort, "shop.example.com", "/headers", "--cacert", c.gwCAFile); code == 200 {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -232,16 +203,16 @@ func TestFullChainHTTPS(t *testing.T) {
 
 	// Until its xDS answers the sidecar is PERMISSIVE, Istio's default; then STRICT holds.
 	c.waitPlaintext(t, false)
-	envoyCert := meshCertFor(t, c, "web-sidecar-token-0123456789")
+	envoyCert := meshCertFor(t, c, "web-envoy-token-0123456789")
 	if got := inboundChains(t, c, envoyCert, func(p []string) bool { return len(p) > 0 }); strings.Contains(strings.Join(got, ","), "raw_buffer") {
 		t.Errorf("STRICT listener chains %v include raw_buffer", got)
 	}
 
-	writeFile(t, c.dir, "peer.yaml", peerAuthentication("PERMISSIVE"))
+	writeFile(t, c.dir, "peer-authentication.yaml", peerAuthentication("PERMISSIVE"))
 	t.Logf("PERMISSIVE reached the sidecar's plaintext path in %v", c.waitPlaintext(t, true))
 	inboundChains(t, c, envoyCert, func(p []string) bool { return strings.Contains(strings.Join(p, ","), "raw_buffer") })
 
-	writeFile(t, c.dir, "peer.yaml", peerAuthentication("STRICT"))
+	writeFile(t, c.dir, "peer-authentication.yaml", peerAuthentication("STRICT"))
 	t.Logf("STRICT again refused plaintext after %v", c.waitPlaintext(t, false))
 
 	intruder := meshCertFor(t, c, "intruder-token-0123456789")
