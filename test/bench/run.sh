@@ -5,7 +5,8 @@
 # compile-and-swap of 10,000 VirtualServices; then authz.sh, in-process and gRPC ext_authz Check;
 # then opa.sh, the native engine vs the built-in OPA vs OPA run as opa-envoy-plugin runs it; then
 # oidc.sh, the in-process cost of a signed-in OIDC request with memory and Redis sessions; then
-# ca.sh, the workload CA's CreateCertificate against cfssl's sign API.
+# ca.sh, the workload CA's CreateCertificate against cfssl's sign API; then mesh.sh, what the sidecar
+# adds to a request's latency and its mTLS handshakes per second.
 # Installs its own peers (nginx, wrk) from Debian. Appends the results to RESULTS.md beside it.
 #
 #   bash test/bench/run.sh bin/gatehouse
@@ -206,6 +207,8 @@ oidc_ok=yes
 bash "$here/oidc.sh" "$bin" || oidc_ok=no
 ca_ok=yes
 bash "$here/ca.sh" "$bin" || ca_ok=no
+mesh_ok=yes
+bash "$here/mesh.sh" "$bin" || mesh_ok=no
 
 if [ "$r_non" -ne 0 ] || [ "$r_err" -ne 0 ] || [ "$last_applied" != yes ] || [ "$reloads" -eq 0 ]; then
   die "reload under load: $r_non non-2xx, $r_err socket errors, $reloads reloads, last applied: $last_applied"
@@ -216,3 +219,4 @@ fi
 [ "$opa_ok" = yes ] || die "the OPA benchmarks (native vs built-in OPA vs plugin style) failed"
 [ "$oidc_ok" = yes ] || die "the OIDC login benchmarks (signed-in request, memory and Redis sessions) failed"
 [ "$ca_ok" = yes ] || die "the workload CA benchmarks (CreateCertificate vs cfssl serve) failed"
+[ "$mesh_ok" = yes ] || die "the mesh benchmarks (sidecar added latency, mTLS handshakes) failed"

@@ -1,20 +1,26 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 )
 
 // loader runs workers that each handshake, close and dial again, until the run's time is up.
+// With a request, each connection also sends it and reads a 200 answer before it closes.
 type loader struct {
 	addr    string
 	cfg     *tls.Config
 	workers int
 	timeout time.Duration
+	request []byte
 }
 
 // result is what one run observed: the latency of every completed handshake, and the failures.
@@ -61,11 +67,14 @@ func (l loader) work(ctx context.Context, end time.Time) result {
 		hctx, cancel := context.WithDeadline(ctx, deadline)
 		conn, err := dialer.DialContext(hctx, "tcp", l.addr)
 		cancel()
-		elapsed := time.Since(start)
 		if err == nil {
 			err = checkFull(conn.(*tls.Conn))
+			if err == nil && l.request != nil {
+				err = l.exchange(conn, deadline)
+			}
 			_ = conn.Close()
 		}
+		elapsed := time.Since(start)
 		switch {
 		case err == nil:
 			r.latencies = append(r.latencies, elapsed)
@@ -78,6 +87,28 @@ func (l loader) work(ctx context.Context, end time.Time) result {
 		}
 	}
 	return r
+}
+
+// exchange sends the request on conn and reads the whole answer, which must be a 200.
+func (l loader) exchange(conn net.Conn, deadline time.Time) error {
+	if err := conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	if _, err := conn.Write(l.request); err != nil {
+		return fmt.Errorf("sending the request: %w", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return fmt.Errorf("reading the answer's body: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("answered %s, want 200", resp.Status)
+	}
+	return nil
 }
 
 // checkFull guards the premise of the measurement: a full TLS 1.3 handshake.
