@@ -127,22 +127,6 @@ hey_cfssl() {
   wait $! || { show_log "$out"; die "hey failed"; }
 }
 
-# hey_stats FILE: "requests/s p50-ms p99-ms ok errors" from a hey report, as ghz_stats: ok are
-# the 200 responses, errors every other status and every transport error.
-hey_stats() {
-  awk '
-    /Requests\/sec:/ { rps = $2 }
-    /^ +50% in / { p50 = $3 * 1000 }
-    /^ +99% in / { p99 = $3 * 1000 }
-    /^Status code distribution:/ { sect = "status"; next }
-    /^Error distribution:/ { sect = "error"; next }
-    sect == "status" && /\[200\]/ { okn += $2 }
-    sect == "status" && /\[[0-9]+\]/ && !/\[200\]/ { bad += $2 }
-    sect == "error" && /\[[0-9]+\]/ { gsub(/[][]/, "", $1); bad += $1 }
-    END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, okn, bad }
-  ' "$1"
-}
-
 # us_per_cert TICKS OK ERRORS: server CPU microseconds per answered request.
 us_per_cert() {
   awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n=$(($2 + $3)) 'BEGIN { if (n > 0) printf "%.0f\n", t / hz * 1e6 / n; else print "n/a" }'

@@ -142,6 +142,13 @@ start_backend() { # NAME PORT
 
 # wrk_stats FILE: "requests/s p99-ms non-2xx socket-errors" from a wrk --latency report.
 wrk_stats() {
+  local rps p99 non errs
+  read -r rps _ p99 non errs < <(wrk_lat "$1")
+  printf '%s %.2f %s %s\n' "$rps" "$p99" "$non" "$errs"
+}
+
+# wrk_lat FILE: "requests/s p50-ms p99-ms non-2xx socket-errors" from a wrk --latency report.
+wrk_lat() {
   awk '
     function ms(v) {
       if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
@@ -151,10 +158,27 @@ wrk_stats() {
       return v + 0
     }
     /^Requests\/sec:/ { rps = $2 }
+    /^ +50%/ { p50 = ms($2) }
     /^ +99%/ { p99 = ms($2) }
     /Non-2xx or 3xx responses:/ { non2xx = $NF }
     /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
-    END { printf "%.0f %.2f %d %d\n", rps, p99, non2xx, errs }
+    END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, non2xx, errs }
+  ' "$1"
+}
+
+# hey_stats FILE: "requests/s p50-ms p99-ms ok errors" from a hey report, as ghz_stats: ok are
+# the 200 responses, errors every other status and every transport error.
+hey_stats() {
+  awk '
+    /Requests\/sec:/ { rps = $2 }
+    /^ +50% in / { p50 = $3 * 1000 }
+    /^ +99% in / { p99 = $3 * 1000 }
+    /^Status code distribution:/ { sect = "status"; next }
+    /^Error distribution:/ { sect = "error"; next }
+    sect == "status" && /\[200\]/ { okn += $2 }
+    sect == "status" && /\[[0-9]+\]/ && !/\[200\]/ { bad += $2 }
+    sect == "error" && /\[[0-9]+\]/ { gsub(/[][]/, "", $1); bad += $1 }
+    END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, okn, bad }
   ' "$1"
 }
 

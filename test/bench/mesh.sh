@@ -192,25 +192,6 @@ wait_strict() {
 wrk_args=()
 wrk_url() { echo "http://127.0.0.1:$1$path"; }
 
-# wrk_lat FILE: "requests/s p50-ms p99-ms non-2xx socket-errors" from a wrk --latency report.
-wrk_lat() {
-  awk '
-    function ms(v) {
-      if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-      if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-      if (v ~ /m$/)  { sub(/m$/, "", v);  return v * 60000 }
-      if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-      return v + 0
-    }
-    /^Requests\/sec:/ { rps = $2 }
-    /^ +50%/ { p50 = ms($2) }
-    /^ +99%/ { p99 = ms($2) }
-    /Non-2xx or 3xx responses:/ { non2xx = $NF }
-    /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
-    END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, non2xx, errs }
-  ' "$1"
-}
-
 # hey_rate OUT HOST: one hey run at BENCH_MESH_RPS through the gateway as HOST, after a warm-up.
 hey_rate() {
   "$hey" -z "$warmup" -c "$rate_concurrency" -q $((rps / rate_concurrency)) -host "$2" "http://127.0.0.1:$gw_port$path" >/dev/null &
@@ -220,21 +201,6 @@ hey_rate() {
   "$hey" -z "$duration" -c "$rate_concurrency" -q $((rps / rate_concurrency)) -host "$2" "http://127.0.0.1:$gw_port$path" >"$1" &
   pids+=($!)
   wait $! || { show_log "$1"; die "hey failed"; }
-}
-
-# hey_lat FILE: "requests/s p50-ms p99-ms ok errors" from a hey report (as ca.sh's hey_stats).
-hey_lat() {
-  awk '
-    /Requests\/sec:/ { rps = $2 }
-    /^ +50% in / { p50 = $3 * 1000 }
-    /^ +99% in / { p99 = $3 * 1000 }
-    /^Status code distribution:/ { sect = "status"; next }
-    /^Error distribution:/ { sect = "error"; next }
-    sect == "status" && /\[200\]/ { okn += $2 }
-    sect == "status" && /\[[0-9]+\]/ && !/\[200\]/ { bad += $2 }
-    sect == "error" && /\[[0-9]+\]/ { gsub(/[][]/, "", $1); bad += $1 }
-    END { printf "%.0f %.1f %.1f %d %d\n", rps, p50, p99, okn, bad }
-  ' "$1"
 }
 
 # handshakes NAME PORT [TLSLOAD ARGS...]: a warm-up, then the measured run; tlsload's line
@@ -342,8 +308,8 @@ busy_after=$(cpu_busy)
 
 read -r p_rps p_p50 p_p99 p_non p_err < <(wrk_lat "$tmp/plain.wrk")
 read -r m_rps m_p50 m_p99 m_non m_err < <(wrk_lat "$tmp/mesh.wrk")
-read -r hp_rps hp_p50 hp_p99 _ hp_err < <(hey_lat "$tmp/plain.hey")
-read -r hm_rps hm_p50 hm_p99 _ hm_err < <(hey_lat "$tmp/mesh.hey")
+read -r hp_rps hp_p50 hp_p99 _ hp_err < <(hey_stats "$tmp/plain.hey")
+read -r hm_rps hm_p50 hm_p99 _ hm_err < <(hey_stats "$tmp/mesh.hey")
 # CPU µs per request of each process during its path's measured wrk run.
 cpu_of() { us_per_request "$(awk -v f="$2" '{ print $f }' "$tmp/$1.ticks")" "$tmp/$1.wrk"; }
 p_gw=$(cpu_of plain 1) p_be=$(cpu_of plain 2)
