@@ -75,7 +75,7 @@ func TestAuthzCommandBuiltinOPA(t *testing.T) {
 		}
 	})
 	f := authzCmdFlags{
-		processFlags:     processFlags{config: dir, logLevel: "error", workloadFlags: defaultWorkloadFlags()},
+		processFlags:     processFlags{sourceFlags: sourceFlags{config: dir}, logLevel: "error", workloadFlags: defaultWorkloadFlags()},
 		authzListenFlags: authzListenFlags{listen: grpcAddr},
 		defaultNamespace: "foo",
 	}

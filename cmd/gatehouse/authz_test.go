@@ -37,7 +37,7 @@ spec:
 		}
 	})
 	f := authzCmdFlags{
-		processFlags:     processFlags{config: dir, logLevel: "error", workloadFlags: defaultWorkloadFlags()},
+		processFlags:     processFlags{sourceFlags: sourceFlags{config: dir}, logLevel: "error", workloadFlags: defaultWorkloadFlags()},
 		authzListenFlags: authzListenFlags{listen: grpcAddr, httpListen: httpAddr},
 		defaultNamespace: "foo",
 	}

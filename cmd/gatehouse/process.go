@@ -32,7 +32,7 @@ import (
 // the status, stats and admin ports (istiod's and Envoy's, so probes and scrapes keep working).
 type processFlags struct {
 	workloadFlags
-	config     string
+	sourceFlags
 	statusPort int
 	statsPort  int
 	adminPort  int
@@ -41,12 +41,13 @@ type processFlags struct {
 
 func (f *processFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "config directory (required)")
+	fl.StringVar(&f.config, "config", "", "config directory (or --kubernetes / --kubeconfig)")
+	fl.BoolVar(&f.kubernetes, "kubernetes", false, "read the config from the Kubernetes API server, as the pod's service account")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "read the config from the Kubernetes API server this kubeconfig names")
 	fl.IntVar(&f.statusPort, "status-port", 15021, "port for /healthz/ready (all addresses)")
 	fl.IntVar(&f.statsPort, "stats-port", 15090, "port for /stats/prometheus (all addresses)")
 	fl.IntVar(&f.adminPort, "admin-port", 15000, "loopback port for /debug/config, /debug/certs and /debug/pprof")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	_ = cmd.MarkFlagRequired("config")
 	f.workloadFlags.register(cmd)
 }
 
@@ -73,7 +74,7 @@ type process struct {
 	reg      *prometheus.Registry
 	workload policy.Workload
 	store    *sds.Store
-	watcher  *policy.Watcher
+	watcher  configSource
 	draining atomic.Bool
 	servers  []*http.Server
 	// denials is the in-process engine's denial log, served at /debug/authz; nil without one.
@@ -97,6 +98,9 @@ func newProcess(f processFlags, configSecrets bool) (*process, error) {
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
+	if err := f.sourceFlags.check(); err != nil {
+		return nil, err
+	}
 	workload, err := f.workload()
 	if err != nil {
 		return nil, err
@@ -105,15 +109,14 @@ func newProcess(f processFlags, configSecrets bool) (*process, error) {
 		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.store = sds.NewStore(sds.StoreOptions{Logger: p.log, Registerer: p.reg})
-	opts := policy.WatchOptions{
-		Load:       policy.LoadOptions{Workload: workload, MeshNamespace: f.meshNamespace},
-		Logger:     p.log,
-		Registerer: p.reg,
-	}
+	var credentials policy.CredentialSink
 	if configSecrets {
-		opts.Credentials = p.store
+		credentials = p.store
 	}
-	p.watcher = policy.NewWatcher(f.config, opts)
+	p.watcher, err = newSource(f.sourceFlags, policy.LoadOptions{Workload: workload, MeshNamespace: f.meshNamespace}, credentials, p.log, p.reg)
+	if err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -151,7 +154,7 @@ func (p *process) serveStatus(ready func() bool) error {
 	p.servers = []*http.Server{
 		newServer(":"+strconv.Itoa(p.flags.statusPort), readinessMux(func() bool { return !p.draining.Load() && ready() })),
 		newServer(":"+strconv.Itoa(p.flags.statsPort), statsMux(p.reg)),
-		newServer(net.JoinHostPort("127.0.0.1", strconv.Itoa(p.flags.adminPort)), adminMux(p.watcher, p.store, p.denials.Load)),
+		newServer(net.JoinHostPort("127.0.0.1", strconv.Itoa(p.flags.adminPort)), adminMux(p.watcher.Current, p.store, p.denials.Load)),
 	}
 	for _, s := range p.servers {
 		ln, err := net.Listen("tcp", s.Addr)
@@ -225,12 +228,12 @@ func statsMux(reg *prometheus.Registry) http.Handler {
 // adminMux is loopback-only: it shows the effective config and the credentials in force (never
 // Secret data or keys), the last authorization denials explained (credentials redacted), and Go's
 // profiles under /debug/pprof/.
-func adminMux(w *policy.Watcher, store *sds.Store, denials func() *authz.DenialLog) http.Handler {
+func adminMux(current func() *policy.Snapshot, store *sds.Store, denials func() *authz.DenialLog) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.Handle("/debug/config", jsonHandler(func() ([]byte, error) { return policy.DebugJSON(w.Current()) }))
+	mux.Handle("/debug/config", jsonHandler(func() ([]byte, error) { return policy.DebugJSON(current()) }))
 	mux.Handle("/debug/certs", jsonHandler(func() ([]byte, error) { return sds.DebugCertsJSON(store) }))
 	mux.HandleFunc("/debug/authz", func(rw http.ResponseWriter, r *http.Request) { serveDenials(rw, r, denials()) })
 	return mux

@@ -66,7 +66,7 @@ data:
 			}
 		}
 	})
-	common := processFlags{config: dir, logLevel: "error", workloadFlags: defaultWorkloadFlags()}
+	common := processFlags{sourceFlags: sourceFlags{config: dir}, logLevel: "error", workloadFlags: defaultWorkloadFlags()}
 	sf := sdsFlags{processFlags: common, listen: socket}
 	go func() { sdsDone <- runSDS(ctx, sf) }()
 	gf := gatewayCmdFlags{processFlags: common, gatewayFlags: gatewayFlags{portMap: "443=" + strconv.Itoa(port), bind: "127.0.0.1"}, sdsAddr: socket}
@@ -182,7 +182,9 @@ func TestSDSAndGatewayCommandErrors(t *testing.T) {
 		args []string
 		err  string
 	}{
-		{"sds needs --config", newSDSCmd, nil, `required flag(s) "config" not set`},
+		{"sds needs a config source", newSDSCmd, nil, "give --config DIR, or --kubernetes"},
+		{"sds takes one config source", newSDSCmd, []string{"--config", dir, "--kubeconfig", "/nonexistent"}, "two sources"},
+		{"sds with a kubeconfig that is not there", newSDSCmd, []string{"--kubeconfig", filepath.Join(dir, "nope")}, "kubernetes:"},
 		{"sds refuses a non-loopback plaintext address", newSDSCmd, []string{"--config", dir, "--listen", "0.0.0.0:15010"}, "binds only loopback"},
 		{"sds log level", newSDSCmd, []string{"--config", dir, "--log-level", "loud"}, "--log-level"},
 		{"gateway needs --sds", newGatewayCmd, []string{"--config", dir}, `required flag(s) "sds" not set`},
