@@ -6,6 +6,7 @@
 #   redis-server: the shared session store two gatehouse replicas use (issue 7)
 #   node + npm oidc-provider: the OpenID provider the OIDC login tests sign in against (issue 7)
 #   pebble + pebble-challtestsrv: the ACME server and its DNS the gateway's ACME tests order from (issue 8)
+#   etcd-server + kube-apiserver + kubectl: the real Kubernetes API server of the Kubernetes tests (issue 11)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 need=()
@@ -15,6 +16,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+command -v etcd >/dev/null || [ -x /usr/bin/etcd ] || need+=(etcd-server)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
@@ -50,6 +52,10 @@ if [ ! -e "$pebble_dir/.complete" ]; then
     "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$pebble_version")
   touch "$pebble_dir/.complete"
 fi
+# kube-apiserver and kubectl are pinned by test/peers/kubepeer/version.go and built by kube/build.sh.
+"$here/kube/build.sh"
+kube_version=$(sed -n 's/^const Version = "\(.*\)"$/\1/p' "$here/kubepeer/version.go")
+etcd_bin=$(command -v etcd || echo /usr/bin/etcd)
 echo "peers: curl $(curl --version | head -1 | cut -d' ' -f2), $(openssl version | cut -d' ' -f1-2), $("$nginx_bin" -v 2>&1 | cut -d' ' -f3)," \
   "redis $(redis-server --version | grep -o 'v=[^ ]*' | cut -d= -f2), node $(node --version), oidc-provider $oidc_version," \
-  "pebble $pebble_version"
+  "pebble $pebble_version, etcd $("$etcd_bin" --version | sed -n 's/^etcd Version: //p'), kube-apiserver+kubectl $kube_version"
