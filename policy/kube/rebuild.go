@@ -79,6 +79,11 @@ func (s *Source) rebuild(ctx context.Context, c *cluster) {
 	s.mu.Unlock()
 	s.forgetRecorded(cfg.Problems, refs)
 	if n := cfg.Problems.Errors(); n > 0 {
+		// The last good config keeps serving, and so do its certificates: a rotation of a Secret
+		// it uses still reaches the sink, whatever else was rejected.
+		if s.last.digest != ([32]byte{}) {
+			s.sink(selectSecrets(all, s.last.refs, s.selector))
+		}
 		s.last.accepted = false
 		s.rebuilds.WithLabelValues("failed").Inc()
 		s.recordRejections(ctx, cfg.Problems, refs)

@@ -211,6 +211,24 @@ func TestSecretsReachSinkOnlyWhenReferenced(t *testing.T) {
 	}
 }
 
+// TestSecretRotationWhileRejected: an invalid object elsewhere keeps the last good config in
+// force, and the certificates that config uses keep rotating.
+func TestSecretRotationWhileRejected(t *testing.T) {
+	t.Parallel()
+	ap := allowPolicy("shop", "public", "ALLOW")
+	e := startEnv(t, nil, gateway("web-cert"), secret("istio-system", "web-cert", nil, "first"), ap)
+	e.waitFor("a snapshot", func(s *policy.Snapshot) bool { return s != nil })
+	ap.Object["spec"].(map[string]any)["action"] = "PERMIT"
+	e.update(ap)
+	e.waitFor("the rejection", func(*policy.Snapshot) bool { return e.src.Problems().Errors() > 0 })
+	if _, err := e.kube.CoreV1().Secrets("istio-system").Update(e.ctx, secret("istio-system", "web-cert", nil, "rotated"), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the rotated data while the config is rejected", func(*policy.Snapshot) bool {
+		return string(e.sink.get()["istio-system/web-cert"]["token"]) == "rotated"
+	})
+}
+
 func TestServiceBecomesServiceEntry(t *testing.T) {
 	t.Parallel()
 	ready, notReady := true, false
