@@ -54,6 +54,8 @@ if [ ! -e "$pebble_dir/.complete" ]; then
 fi
 # kube-apiserver and kubectl are pinned by test/peers/kubepeer/version.go and built by kube/build.sh.
 "$here/kube/build.sh"
+# helm (the chart tests) is pinned by test/peers/helmpeer/version.go and built by helm/build.sh.
+"$here/helm/build.sh"
 kube_version=$(sed -n 's/^const Version = "\(.*\)"$/\1/p' "$here/kubepeer/version.go")
 etcd_bin=$(command -v etcd || echo /usr/bin/etcd)
 echo "peers: curl $(curl --version | head -1 | cut -d' ' -f2), $(openssl version | cut -d' ' -f1-2), $("$nginx_bin" -v 2>&1 | cut -d' ' -f3)," \
