@@ -14,8 +14,8 @@ import (
 
 // authenticate returns the caller's identity, in Istio's order: a client certificate verified
 // against the trust bundle during the handshake (a workload renewing), then a bootstrap token
-// in `authorization: Bearer <token>`. The error is for the log only. Kubernetes
-// service-account tokens will plug in as another TokenRedeemer.
+// in `authorization: Bearer <token>` (on Kubernetes also a service-account token: the
+// TokenRedeemer is then ca/kubeca's Chain). The error is for the log only.
 func (s *Server) authenticate(ctx context.Context) (Identity, error) {
 	var certErr error
 	if p, ok := peer.FromContext(ctx); ok {
@@ -38,7 +38,7 @@ func (s *Server) authenticate(ctx context.Context) (Identity, error) {
 	}
 	id, err := s.tokens.Redeem(ctx, token)
 	if err != nil {
-		return Identity{}, fmt.Errorf("bootstrap token: %w", err)
+		return Identity{}, fmt.Errorf("bearer token: %w", err)
 	}
 	return id, nil
 }

@@ -23,6 +23,13 @@ const (
 	bootstrapRootTTL = 10 * 365 * 24 * time.Hour
 )
 
+// BootstrapFiles are where New keeps, and looks for, the bootstrapped root under dataDir: a
+// root placed there beforehand (from a Kubernetes Secret, say) is loaded instead of a new one.
+func BootstrapFiles(dataDir string) (certFile, keyFile string) {
+	dir := filepath.Join(dataDir, bootstrapDir)
+	return filepath.Join(dir, bootstrapCert), filepath.Join(dir, bootstrapKey)
+}
+
 // bootstrap loads the root bootstrapped on an earlier start, or creates one. A half-present
 // pair (cert without key, or the reverse) is an error rather than a silent new root: a new
 // root would invalidate every certificate the mesh holds.

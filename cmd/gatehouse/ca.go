@@ -53,7 +53,11 @@ func newCACmd() *cobra.Command {
 			"istiod does on 15012. Callers prove who they are with a workload certificate it issued\n" +
 			"(renewal) or with a BootstrapToken declared under --config; the certificate carries that\n" +
 			"identity, spiffe://<trustDomain>/ns/<ns>/sa/<sa>, whatever the CSR asks for. The root is\n" +
-			"bootstrapped in --data on first start, or comes from --ca-plugin.",
+			"bootstrapped in --data on first start, or comes from --ca-plugin.\n\n" +
+			"With --kubernetes/--kubeconfig, as istiod: service-account tokens of audience istio-ca\n" +
+			"are accepted (TokenReview); the root comes from Secret cacerts, else istio-ca-secret in\n" +
+			"--namespace (created by the leader if missing); and the leader of Lease gatehouse-ca\n" +
+			"publishes it to every namespace as ConfigMap istio-ca-root-cert.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCA(cmd.Context(), f) },
 	}
@@ -131,13 +135,20 @@ type caComponent struct {
 // proxies elsewhere, over TLS, each authenticated by its workload certificate (meshPeer).
 func (p *process) startCA(ctx context.Context, snap *policy.Snapshot, data string, f caServeFlags, xds *sds.Server) (*caComponent, error) {
 	settings := snap.Settings.CA
+	kube, plugin, err := p.startKubeCA(ctx, data, f.plugin, snap.Mesh.GetTrustDomain())
+	if err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
 	a, err := ca.New(ca.Options{
-		DataDir: data, PluginDir: f.plugin,
+		DataDir: data, PluginDir: plugin,
 		TrustDomain: snap.Mesh.GetTrustDomain(), TrustDomainAliases: snap.Mesh.GetTrustDomainAliases(),
 		DefaultTTL: settings.WorkloadCertTTL.Std(), MaxTTL: settings.MaxWorkloadCertTTL.Std(),
 		Logger: p.log, Registerer: p.reg,
 	})
 	if err != nil {
+		if kube != nil {
+			kube.stop()
+		}
 		return nil, fmt.Errorf("ca: %w", err)
 	}
 	go func() {
@@ -147,13 +158,20 @@ func (p *process) startCA(ctx context.Context, snap *policy.Snapshot, data strin
 	}()
 	c := &caComponent{log: p.log, store: p.store, authority: a, tokens: ca.NewTokens(filepath.Join(data, "ca", "token-uses"))}
 	c.tokens.Apply(c.tokenSpecs(snap))
+	var redeemer ca.TokenRedeemer = c.tokens
+	if kube != nil {
+		redeemer = kube.serve(a, c.tokens)
+	}
 	if f.listen == "" {
 		return c, nil
 	}
-	srv := ca.NewServer(a, ca.ServerOptions{Tokens: c.tokens, RateLimit: rate.Limit(settings.RateLimit.PerSecond), Burst: settings.RateLimit.Burst,
+	srv := ca.NewServer(a, ca.ServerOptions{Tokens: redeemer, RateLimit: rate.Limit(settings.RateLimit.PerSecond), Burst: settings.RateLimit.Burst,
 		Logger: p.log, Registerer: p.reg})
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
+		if kube != nil {
+			kube.stop()
+		}
 		return nil, fmt.Errorf("--ca-listen: %w", err)
 	}
 	c.server = srv

@@ -56,6 +56,8 @@ func run(ctx context.Context, f runFlags) error {
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return fmt.Errorf("--data: %w", err)
 	}
+	// Istio's rule for credentialName: the gateway's service account may read the Secrets.
+	f.gatewayServiceAccount = f.identityFlags.serviceAccount
 	p, err := newProcess(f.processFlags, true)
 	if err != nil {
 		return err

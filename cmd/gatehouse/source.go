@@ -29,6 +29,9 @@ type sourceFlags struct {
 	config     string
 	kubeconfig string
 	kubernetes bool
+	// gatewayServiceAccount, set by commands that serve credentialName Secrets (not a flag of its
+	// own: run's --service-account), must be allowed to get Secrets before they are served.
+	gatewayServiceAccount string
 }
 
 // kubeMode reports whether the config comes from an API server.
@@ -56,6 +59,28 @@ func newSource(f sourceFlags, load policy.LoadOptions, credentials policy.Creden
 		}
 		return policy.NewWatcher(f.config, opts), nil
 	}
+	cfg, err := f.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	typed, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	opts := kube.Options{Dynamic: dyn, Kube: typed, Load: load, SecretNamespace: load.Workload.Namespace,
+		ServiceAccount: f.gatewayServiceAccount, Logger: log, Registerer: reg}
+	if credentials != nil {
+		opts.Credentials = credentials
+	}
+	return kube.New(opts)
+}
+
+// restConfig is how to reach the API server: the pod's service account, or the kubeconfig.
+func (f sourceFlags) restConfig() (*rest.Config, error) {
 	var cfg *rest.Config
 	var err error
 	if f.kubernetes {
@@ -66,17 +91,5 @@ func newSource(f sourceFlags, load policy.LoadOptions, credentials policy.Creden
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %w", err)
-	}
-	typed, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %w", err)
-	}
-	opts := kube.Options{Dynamic: dyn, Kube: typed, Load: load, SecretNamespace: load.Workload.Namespace, Logger: log, Registerer: reg}
-	if credentials != nil {
-		opts.Credentials = credentials
-	}
-	return kube.New(opts)
+	return cfg, nil
 }

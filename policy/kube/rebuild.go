@@ -30,6 +30,7 @@ func (s *Source) rebuild(ctx context.Context, c *cluster) {
 	if err != nil {
 		s.log.Error("listing Secrets", "namespace", s.opts.SecretNamespace, "error", err)
 	}
+	all = s.readableSecrets(ctx, all)
 	if s.last.accepted && filesDigest == s.last.files {
 		sel := selectSecrets(all, s.last.refs, s.selector)
 		if slices.Equal(secretNames(sel), s.last.secretNames) {

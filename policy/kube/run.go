@@ -37,16 +37,36 @@ func (s *Source) Run(ctx context.Context) error {
 
 	timer := time.NewTimer(s.opts.Debounce)
 	timer.Stop()
+	// recheck fires when a cached SubjectAccessReview expires: RBAC objects are not watched, so
+	// a RoleBinding granted or revoked is noticed by asking again.
+	recheck := time.NewTimer(time.Hour)
+	recheck.Stop()
+	s.scheduleRecheck(recheck)
 	for {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
+			recheck.Stop()
 			return nil
 		case <-s.poke:
 			timer.Reset(s.opts.Debounce)
 		case <-timer.C:
 			s.rebuild(ctx, c)
+			s.scheduleRecheck(recheck)
+		case <-recheck.C:
+			s.rebuild(ctx, c)
+			s.scheduleRecheck(recheck)
 		}
+	}
+}
+
+// scheduleRecheck sets t to fire when the earliest cached access review expires.
+func (s *Source) scheduleRecheck(t *time.Timer) {
+	if s.access == nil {
+		return
+	}
+	if next := s.access.nextCheck(); !next.IsZero() {
+		t.Reset(max(time.Until(next), s.opts.Debounce))
 	}
 }
 

@@ -36,6 +36,10 @@ type Options struct {
 	// SecretSelector is a label selector for Secrets of SecretNamespace to hand to Credentials
 	// even when nothing refers to them; empty selects none.
 	SecretSelector string
+	// ServiceAccount is the gateway's service account in SecretNamespace. When set, Secrets are
+	// handed to Credentials only while a SubjectAccessReview says it may get Secrets there, as
+	// Istio requires of a gateway's credentialName; empty checks nothing (file mode, tests).
+	ServiceAccount string
 	Logger         *slog.Logger
 	// Registerer gets the rebuild metrics; nil registers nothing.
 	Registerer prometheus.Registerer
@@ -63,6 +67,7 @@ type Source struct {
 
 	// Owned by the Run goroutine.
 	firstSeen map[string]time.Time
+	access    *accessChecker // nil without Options.ServiceAccount
 	// last is the input of the last rebuild that was accepted; zero before one.
 	last struct {
 		accepted    bool
@@ -112,6 +117,7 @@ func New(opts Options) (*Source, error) {
 		}
 		s.selector = sel
 	}
+	s.access = s.newAccessChecker()
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(s.rebuilds); err != nil {
 			return nil, fmt.Errorf("kubernetes source: metrics: %w", err)

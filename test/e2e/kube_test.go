@@ -27,6 +27,9 @@ func startKube(t *testing.T) *kubepeer.Peer {
 	k := kubepeer.Start(t, kubepeer.Options{})
 	k.ApplyIstioCRDs(t)
 	kubeApply(t, k, "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n")
+	// As the Helm chart's Role does: the gateway's service account (run's default) may read the
+	// Secrets of its namespace, which Gatehouse checks before serving them, as Istio does.
+	grantSecretAccess(t, k, "istio-system", "istio-ingressgateway-service-account")
 	return k
 }
 
