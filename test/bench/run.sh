@@ -6,7 +6,8 @@
 # then opa.sh, the native engine vs the built-in OPA vs OPA run as opa-envoy-plugin runs it; then
 # oidc.sh, the in-process cost of a signed-in OIDC request with memory and Redis sessions; then
 # ca.sh, the workload CA's CreateCertificate against cfssl's sign API; then mesh.sh, what the sidecar
-# adds to a request's latency and its mTLS handshakes per second.
+# adds to a request's latency and its mTLS handshakes per second; then kube.sh, Secret rotation and
+# 1,000 AuthorizationPolicies through a real Kubernetes API server.
 # Installs its own peers (nginx, wrk) from Debian. Appends the results to RESULTS.md beside it.
 #
 #   bash test/bench/run.sh bin/gatehouse
@@ -209,6 +210,8 @@ ca_ok=yes
 bash "$here/ca.sh" "$bin" || ca_ok=no
 mesh_ok=yes
 bash "$here/mesh.sh" "$bin" || mesh_ok=no
+kube_ok=yes
+bash "$here/kube.sh" "$bin" || kube_ok=no
 
 if [ "$r_non" -ne 0 ] || [ "$r_err" -ne 0 ] || [ "$last_applied" != yes ] || [ "$reloads" -eq 0 ]; then
   die "reload under load: $r_non non-2xx, $r_err socket errors, $reloads reloads, last applied: $last_applied"
@@ -220,3 +223,4 @@ fi
 [ "$oidc_ok" = yes ] || die "the OIDC login benchmarks (signed-in request, memory and Redis sessions) failed"
 [ "$ca_ok" = yes ] || die "the workload CA benchmarks (CreateCertificate vs cfssl serve) failed"
 [ "$mesh_ok" = yes ] || die "the mesh benchmarks (sidecar added latency, mTLS handshakes) failed"
+[ "$kube_ok" = yes ] || die "the Kubernetes benchmarks (Secret rotation, 1,000 AuthorizationPolicies) failed"
