@@ -99,7 +99,8 @@ func checkGatewayService(t *testing.T, s map[string]any) {
 	}
 }
 
-// checkRBAC: Secrets are readable only in the release namespace and only read; no wildcard.
+// checkRBAC: Secrets are reachable only in the release namespace: read, and created (the CA's
+// root, istio-ca-secret, when there is none), never updated or deleted; no wildcard.
 func checkRBAC(t *testing.T, docs []map[string]any) {
 	t.Helper()
 	secretsRoles := 0
@@ -119,15 +120,15 @@ func checkRBAC(t *testing.T, docs []map[string]any) {
 					t.Errorf("%s (namespace %q) grants secrets: only a Role in %s may", name, str(role, "metadata", "namespace"), Namespace)
 				}
 				for _, v := range verbs {
-					if !slices.Contains([]any{"get", "list", "watch"}, v) {
-						t.Errorf("%s: secrets verb %v, want only get, list, watch", name, v)
+					if !slices.Contains([]any{"get", "list", "watch", "create"}, v) {
+						t.Errorf("%s: secrets verb %v, want only get, list, watch, create", name, v)
 					}
 				}
 			}
 		}
 	}
-	if secretsRoles != 1 {
-		t.Errorf("%d rules grant secrets, want exactly 1 (the release namespace's Role)", secretsRoles)
+	if secretsRoles != 2 {
+		t.Errorf("%d rules grant secrets, want 2, both in the release namespace's Role (read; create)", secretsRoles)
 	}
 }
 
@@ -187,8 +188,11 @@ func TestConfigMapLoads(t *testing.T) {
 	} {
 		t.Run(tt.rc.name, func(t *testing.T) {
 			t.Parallel()
+			// The default source is the API server; the config files exist with source configmap.
+			o := tt.rc.options()
+			o.Set = append(o.Set, "source=configmap")
 			files := map[string][]byte{}
-			for name, data := range configFiles(t, documents(t, Render(t, tt.rc.options()))) {
+			for name, data := range configFiles(t, documents(t, Render(t, o))) {
 				files[name] = []byte(data)
 			}
 			cfg := policy.Parse(files, policy.LoadOptions{MeshNamespace: Namespace})
