@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,7 +112,39 @@ spec:
 		t.Errorf("with an invalid policy applied, the last good config: %d %s", code, stderr)
 	}
 
+	// Requests go on while the API server restarts: the gateway serves its last config throughout.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "shop.example.com"}, DisableKeepAlives: true}}
+	stop := make(chan struct{})
+	var served, failed atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/headers", port))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
+			if err != nil || resp.StatusCode != http.StatusOK {
+				failed.Add(1)
+			} else {
+				served.Add(1)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 	k.Restart(t)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || served.Load() == 0 {
+		t.Errorf("during the API server restart: %d requests served, %d failed; want none failed", served.Load(), failed.Load())
+	}
+	t.Logf("during the API server restart: %d requests served, none failed", served.Load())
 	third := ca.issue(t, leafOpts{dns: []string{"shop.example.com"}, serial: 1003})
 	kubeApply(t, k, secretYAML("shop-cert", "tls", third.cert, third.key, ""))
 	waitServed(fmt.Sprintf("a rotation after the API server restarted (%s)", "3eb"), "3eb")
