@@ -201,6 +201,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.watchTree(fsw)
 	w.Reload()
 	watching := w.watchOPADirs(fsw, nil)
+	// The OPA dirs are known only once loaded: a change made before their watches were added
+	// would otherwise be missed until the next event, so load once more (an unchanged load
+	// publishes nothing).
+	if len(watching) > 0 {
+		w.Reload()
+	}
 
 	var debounce <-chan time.Time
 	var timer *time.Timer
@@ -235,13 +241,22 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.log.Warn("watching config directory", "error", err)
 		case <-debounce:
 			debounce = nil
-			w.Reload()
-			watching = w.watchOPADirs(fsw, watching)
+			watching = w.reloadAndWatch(fsw, watching)
 		case <-poll:
-			w.Reload()
-			watching = w.watchOPADirs(fsw, watching)
+			watching = w.reloadAndWatch(fsw, watching)
 		}
 	}
+}
+
+// reloadAndWatch reloads, then watches the OPA dirs the load names; when that adds watches, it
+// loads again, so a change made before the new watches is not missed.
+func (w *Watcher) reloadAndWatch(fsw *fsnotify.Watcher, watching []string) []string {
+	w.Reload()
+	next := w.watchOPADirs(fsw, watching)
+	if !slices.Equal(next, watching) {
+		w.Reload()
+	}
+	return next
 }
 
 // watchTree adds a watch on the directory and every subdirectory that loading reads. Watching a
