@@ -1,16 +1,9 @@
 package e2e
 
 import (
-	"crypto/tls"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // nginxLB starts a real nginx as the load balancer in front of gateway replicas on loopback: it
@@ -26,13 +19,6 @@ import (
 // reads /healthz/ready and only learns of a stopped replica from a failed connection.
 func nginxLB(t *testing.T, front pair, serverName string, upstreamCA string, replicas ...int) int {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		bin = "/usr/sbin/nginx"
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatal("nginx is not installed: run `make test`, which installs the test peers")
-	}
 	dir := t.TempDir()
 	port := freePort(t)
 	var servers strings.Builder
@@ -70,37 +56,6 @@ http {
   }
 }
 `, dir, servers.String(), port, front.certFile, front.keyFile, serverName, upstreamCA)
-	cf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", cf, "-p", dir, "-e", "stderr")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// nginx forks workers: its own process group lets cleanup stop them all.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("nginx (load balancer) output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port),
-			&tls.Config{ServerName: serverName, InsecureSkipVerify: true}) // only asks "is it up?"
-		if err == nil {
-			conn.Close()
-			return port
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx did not come up: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	startNginx(t, "nginx (load balancer)", dir, conf, port, serverName)
+	return port
 }

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,13 +68,6 @@ func curlTLS(t *testing.T, port int, host, path string, extra ...string) (body s
 // nginxTLS starts a real nginx that terminates its own TLS for host and answers a fixed body.
 func nginxTLS(t *testing.T, host string, p pair) int {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		bin = "/usr/sbin/nginx"
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatal("nginx is not installed: run `make test`, which installs the test peers")
-	}
 	dir := t.TempDir()
 	port := freePort(t)
 	conf := fmt.Sprintf(`daemon off;
@@ -93,6 +88,22 @@ http {
   }
 }
 `, dir, port, host, p.certFile, p.keyFile)
+	startNginx(t, "nginx", dir, conf, port, host)
+	return port
+}
+
+// startNginx runs the real nginx on conf (dir is its prefix) and waits until it completes TLS
+// handshakes on port for serverName. nginx forks workers: it runs in its own process group so
+// cleanup stops them all, and never waits forever on output pipes a straggler might hold.
+func startNginx(t *testing.T, name, dir, conf string, port int, serverName string) {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		bin = "/usr/sbin/nginx"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatal("nginx is not installed: run `make test`, which installs the test peers")
+	}
 	cf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -100,8 +111,6 @@ http {
 	cmd := exec.Command(bin, "-c", cf, "-p", dir, "-e", "stderr")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	// nginx forks workers: run it in its own process group so cleanup stops them all, and never
-	// wait forever on output pipes a straggler might hold.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -111,17 +120,22 @@ http {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("nginx output:\n%s", out.String())
+			t.Logf("%s output:\n%s", name, out.String())
 		}
 	})
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(opensslClient(t, port, host), "BEGIN CERTIFICATE") {
+	for {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port),
+			&tls.Config{ServerName: serverName, InsecureSkipVerify: true}) // only asks "is it up?"
+		if err == nil {
+			conn.Close()
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("nginx did not come up")
+			t.Fatalf("%s did not come up: %v\n%s", name, err, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return port
 }
 
 const edgeGateway = `apiVersion: networking.istio.io/v1
